@@ -1,0 +1,28 @@
+"""Safety stage: the validator's verdict on the candidate command."""
+
+from __future__ import annotations
+
+from pipeline.safety.engine import assess
+from pipeline.safety.rules import RuleSet
+from pipeline.values import Candidate, Platform, SafetyLevel, SafetyVerdict
+
+
+def safety_verdict(
+    candidate: Candidate | None,
+    platform_profile: Platform,
+    safety_level: SafetyLevel,
+    safety_rules: RuleSet,
+    working_directory: str,
+    home_directory: str,
+) -> SafetyVerdict | None:
+    """The risk, action and findings for the candidate; None when there is no candidate."""
+    if candidate is None:
+        return None
+    return assess(
+        candidate.command,
+        shell=platform_profile.shell,
+        level=safety_level,
+        rules=safety_rules,
+        cwd=working_directory,
+        home=home_directory,
+    )

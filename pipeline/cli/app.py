@@ -1,0 +1,108 @@
+"""The typer app: `caro [run] REQUEST...`, `caro check`, `caro dag`, `caro config ...`.
+
+Thin by design: each command parses options, calls the library, and renders. Heavy imports
+(Hamilton, tree-sitter, graphviz) happen inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pipeline import __version__
+from pipeline.cli.main import RequestRoutingGroup
+from pipeline.cli.options import ConfigOpt, OutputOpt, SafetyOpt, ShellOpt
+
+app = typer.Typer(
+    cls=RequestRoutingGroup,
+    name="caro",
+    help=(
+        "Turn a plain-language request into a safe POSIX shell command.\n\n"
+        'Usage: caro [OPTIONS] REQUEST...  (for example: caro "find python files modified last week")\n\n'
+        "A first word that names a command below runs that command; `caro -- WORDS` forces a request."
+    ),
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"caro {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print caro's version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """caro: plain language in, a judged shell command out."""
+
+
+@app.command("run")
+def run(
+    request: Annotated[
+        Optional[list[str]], typer.Argument(help="The request in plain language (or read from stdin when piped).", show_default=False)
+    ] = None,
+    prompt: Annotated[
+        Optional[str], typer.Option("--prompt", "-p", help="The request as one string, instead of words or stdin.")
+    ] = None,
+    output: OutputOpt = None,
+    shell: ShellOpt = None,
+    safety: SafetyOpt = None,
+    execute: Annotated[bool, typer.Option("--execute", "-x", help="Run the command when it is allowed.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Say yes to confirmation; with -x, runs confirm-level commands.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the command and its judgement; never run or ask.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Explain where the command came from, on stderr.")] = False,
+    config: ConfigOpt = None,
+) -> int:
+    """Turn a request into a command, judge it, and run it if asked (the default command)."""
+    from pipeline.cli.run import run_request
+
+    return run_request(
+        words=request, prompt=prompt, output=output, shell=shell, safety=safety,
+        execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, config=config,
+    )
+
+
+@app.command("check")
+def check(
+    command: Annotated[
+        Optional[list[str]], typer.Argument(help="The command to judge (quote it; or read from stdin when piped).", show_default=False)
+    ] = None,
+    output: OutputOpt = None,
+    shell: ShellOpt = None,
+    safety: SafetyOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Judge a given command without generating anything; exit 0 allowed, 13 confirm, 10 blocked."""
+    from pipeline.cli.run import check_command
+
+    return check_command(words=command, output=output, shell=shell, safety=safety, config=config)
+
+
+@app.command("dag")
+def dag(
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="File to write: .png, .svg or .dot (default: DOT source on stdout)."),
+    ] = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Draw the request DAG (graphviz), as DOT, SVG or PNG."""
+    from pipeline.cli.dag import draw_dag
+
+    return draw_dag(output=output, config=config)
+
+
+from pipeline.cli.config import config_app  # noqa: E402  (registered after the commands above)
+
+app.add_typer(config_app, name="config")

@@ -1,0 +1,150 @@
+"""`caro REQUEST` and `caro check COMMAND`: call the pipeline, render the result, run it if wanted."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pipeline.cli.common import emit_data, read_text, settings_from
+from pipeline.errors import ExitCode
+from pipeline.execute import Plan, decide, run_command
+from pipeline.settings import OutputFormat, Settings
+from pipeline.values import Action, Outcome, Result, SafetyLevel, Shell
+
+
+def _pipeline(settings: Settings):  # -> (Caro, RequestOptions); imported here: Hamilton is heavy
+    from pipeline.service import Caro, RequestOptions
+
+    caro = Caro.from_settings(settings)
+    options = RequestOptions(safety=settings.safety, shell=settings.shell, userland=settings.userland)
+    return caro, options
+
+
+def _resolved_shell(settings: Settings) -> Shell:
+    from pipeline.platform import resolve_platform
+
+    return resolve_platform(settings.shell, settings.userland).shell
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def _describe(result: Result) -> None:
+    """The judgement, for a person, on stderr (stdout carries only the command)."""
+    if result.risk is not None and result.action is not None:
+        categories = f" [{', '.join(result.categories)}]" if result.categories else ""
+        _say(f"risk: {result.risk.label}, {result.action.value}{categories}: {result.explanation}")
+    for warning in result.warnings:
+        _say(f"warning: {warning}")
+
+
+def _verbose(result: Result, settings: Settings) -> None:
+    from pipeline.platform import resolve_platform
+
+    profile = resolve_platform(settings.shell, settings.userland)
+    _say(
+        f"caro: source={result.source.value} backend={result.backend or '-'} "
+        f"platform={profile.os}/{profile.userland.value}/{profile.shell.value} safety={settings.safety.value}"
+    )
+    if result.generation_error is not None:
+        error = result.generation_error
+        _say(f"caro: generation {error.kind.value} ({'recoverable' if error.recoverable else 'fatal'})")
+
+
+def _ask(question: str) -> bool:
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _interactive(fmt: OutputFormat) -> bool:
+    return fmt is OutputFormat.PLAIN and sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def run_request(
+    *,
+    words: list[str] | None,
+    prompt: str | None,
+    output: OutputFormat | None,
+    shell: Shell | None,
+    safety: SafetyLevel | None,
+    execute: bool,
+    yes: bool,
+    dry_run: bool,
+    verbose: bool,
+    config: Path | None,
+) -> int:
+    """Handle one request from the command line; the exit code."""
+    settings = settings_from(config, output=output, shell=shell, safety=safety)
+    text = read_text(words, prompt)
+    caro, options = _pipeline(settings)
+    result = caro.handle(text, options)
+    fmt = settings.output
+    decision = decide(result, execute=execute, yes=yes, dry_run=dry_run, interactive=_interactive(fmt))
+    if verbose:
+        _verbose(result, settings)
+
+    if fmt is not OutputFormat.PLAIN:
+        executed, code = False, int(decision.exit_code)
+        if decision.plan is Plan.RUN:
+            # stdout carries the one data object; the command's own output goes to stderr.
+            code, executed = run_command(result.command or "", _resolved_shell(settings), stdout=sys.stderr), True
+        emit_data({**result.as_dict(), "executed": executed, "exit_code": code}, fmt)
+        return code
+
+    if result.outcome is not Outcome.COMMAND:
+        hint = " (hint: add it to a static table, or configure a model backend)" if result.outcome is Outcome.NO_COMMAND else ""
+        _say(f"caro: {'error' if result.outcome is Outcome.BAD_INPUT else 'no command'}: {result.explanation}{hint}")
+        return int(decision.exit_code)
+    command = result.command or ""
+    if decision.plan is Plan.REFUSE:
+        _say(f"caro: not run: {command}")
+        _describe(result)
+        _say(f"caro: {decision.reason}")
+        return int(decision.exit_code)
+    if decision.plan is Plan.SHOW:
+        sys.stdout.write(command + "\n")
+        sys.stdout.flush()
+        _describe(result)
+        return int(decision.exit_code)
+    _say(f"$ {command}")
+    _describe(result)
+    if decision.plan is Plan.ASK:
+        question = "This command needs confirmation. Run it?" if result.action is Action.CONFIRM else "Run it?"
+        if not _ask(question):
+            return int(decision.exit_code)
+    return run_command(command, _resolved_shell(settings))
+
+
+_CHECK_EXIT = {Action.ALLOWED: ExitCode.SUCCESS, Action.CONFIRM: ExitCode.NEEDS_CONFIRMATION, Action.BLOCKED: ExitCode.BLOCKED}
+
+
+def check_command(
+    *,
+    words: list[str] | None,
+    output: OutputFormat | None,
+    shell: Shell | None,
+    safety: SafetyLevel | None,
+    config: Path | None,
+) -> int:
+    """Judge a given command; the exit code says the action."""
+    settings = settings_from(config, output=output, shell=shell, safety=safety)
+    text = read_text(words, what="command")
+    caro, options = _pipeline(settings)
+    result = caro.check(text, options)
+    code = int(_CHECK_EXIT[result.action]) if result.action is not None else int(ExitCode.USAGE)
+    fmt = settings.output
+    if fmt is not OutputFormat.PLAIN:
+        emit_data({**result.as_dict(), "executed": False, "exit_code": code}, fmt)
+        return code
+    if result.outcome is Outcome.BAD_INPUT:
+        _say(f"caro: error: {result.explanation}")
+        return code
+    assert result.risk is not None and result.action is not None  # a command was judged
+    sys.stdout.write(f"risk: {result.risk.label}\naction: {result.action.value}\n")
+    sys.stdout.write(f"categories: {', '.join(result.categories) or '-'}\nexplanation: {result.explanation}\n")
+    for warning in result.warnings:
+        sys.stdout.write(f"warning: {warning}\n")
+    return code

@@ -1,0 +1,75 @@
+"""Deciding whether a judged command runs, and running it in the target shell."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from typing import IO
+
+from pipeline.errors import ExitCode
+from pipeline.values import Action, Outcome, Result, Shell
+
+
+class Plan(str, Enum):
+    """What to do with a result."""
+
+    SHOW = "show"  # print it, run nothing
+    RUN = "run"  # run it now
+    ASK = "ask"  # ask the user at the terminal
+    REFUSE = "refuse"  # never run: blocked, or confirmation impossible
+
+
+@dataclass(frozen=True)
+class Decision:
+    plan: Plan
+    exit_code: ExitCode  # caro's exit code when the command does not run
+    reason: str = ""
+
+
+def decide(result: Result, *, execute: bool, yes: bool, dry_run: bool, interactive: bool) -> Decision:
+    """Whether `result`'s command may run, given the flags and whether a person can be asked.
+
+    Blocked commands never run. Confirm-level commands need a yes: `-y`, or an answer at the
+    terminal. Allowed commands run with `-x`, or after a yes at the terminal.
+    """
+    if result.outcome is Outcome.BAD_INPUT:
+        return Decision(Plan.SHOW, ExitCode.USAGE)
+    if result.outcome is Outcome.NO_COMMAND or result.command is None:
+        return Decision(Plan.SHOW, ExitCode.NO_COMMAND)
+    if result.action is Action.BLOCKED:
+        return Decision(Plan.REFUSE, ExitCode.BLOCKED, "blocked by the safety validator")
+    if dry_run:
+        return Decision(Plan.SHOW, ExitCode.SUCCESS)
+    if result.action is Action.CONFIRM:
+        if execute and yes:
+            return Decision(Plan.RUN, ExitCode.SUCCESS)
+        if interactive:
+            return Decision(Plan.ASK, ExitCode.DECLINED)
+        if execute:
+            return Decision(Plan.REFUSE, ExitCode.DECLINED, "needs confirmation: pass -y or run it at a terminal")
+        return Decision(Plan.SHOW, ExitCode.SUCCESS)
+    if execute:
+        return Decision(Plan.RUN, ExitCode.SUCCESS)
+    if interactive:
+        return Decision(Plan.ASK, ExitCode.SUCCESS)
+    return Decision(Plan.SHOW, ExitCode.SUCCESS)
+
+
+def shell_executable(shell: Shell) -> str:
+    """The path of the target shell, falling back to /bin/sh when it is not installed."""
+    return shutil.which(shell.value) or "/bin/sh"
+
+
+def run_command(command: str, shell: Shell, *, stdout: IO[str] | None = None) -> int:
+    """Run `command` with `shell -c` in the current directory; its exit status, shell-style for signals."""
+    completed = subprocess.run([shell_executable(shell), "-c", command], stdout=stdout or sys.stdout, check=False)
+    code = completed.returncode
+    if code < 0:  # killed by a signal: report it the way a shell does
+        return 128 + abs(code)
+    return code
+
+
+

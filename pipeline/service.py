@@ -1,0 +1,105 @@
+"""The whole pipeline as one callable: request and options in, `Result` out.
+
+A `Caro` holds what is expensive to make (the Hamilton driver, the static table, the safety
+rules, later the model) and nothing about any one request, so a resident process can serve
+many requests from one instance.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import CaroError
+from pipeline.values import Result, SafetyLevel, Shell, TextKind, Userland
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """Per-request choices; None means detect (shell, userland) or use the current one (directories)."""
+
+    safety: SafetyLevel = SafetyLevel.MODERATE
+    shell: Shell | None = None
+    userland: Userland | None = None
+    working_directory: str | None = None
+    home_directory: str | None = None
+
+
+class Caro:
+    """A loaded pipeline that turns requests into judged commands."""
+
+    def __init__(
+        self,
+        *,
+        backend: str = "llama_cpp",
+        extra_static_tables: Sequence[str | Path] = (),
+        extra_safety_rules: Sequence[str | Path] = (),
+    ) -> None:
+        from pipeline.driver import build_driver
+        from pipeline.safety.rules import RuleSet, default_rules_path
+        from pipeline.static.table import StaticTable, default_table_paths
+
+        try:
+            self.static_table = StaticTable.load([*default_table_paths(), *map(Path, extra_static_tables)])
+        except (OSError, ValueError) as exc:
+            raise CaroError(
+                f"a static table file is invalid: {_first_line(exc)}",
+                code="config_invalid",
+                hint="check the files listed in extra_static_tables (`caro config get extra_static_tables`)",
+            ) from None
+        try:
+            self.safety_rules = RuleSet.load([default_rules_path(), *map(Path, extra_safety_rules)])
+        except (OSError, ValueError) as exc:
+            raise CaroError(
+                f"a safety rule file is invalid: {_first_line(exc)}",
+                code="config_invalid",
+                hint="check the files listed in extra_safety_rules (`caro config get extra_safety_rules`)",
+            ) from None
+        self.backend = backend
+        self.driver = build_driver(backend)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Caro:
+        """A pipeline configured from effective settings."""
+        return cls(
+            backend=settings["backend"],
+            extra_static_tables=settings["extra_static_tables"],
+            extra_safety_rules=settings["extra_safety_rules"],
+        )
+
+    def handle(self, request: str, options: RequestOptions = RequestOptions()) -> Result:
+        """The judged command for a plain-language request (or a typed command passed through)."""
+        return self._run(request, TextKind.REQUEST, options)
+
+    def check(self, command: str, options: RequestOptions = RequestOptions()) -> Result:
+        """The judgement of a given command, with nothing generated."""
+        return self._run(command, TextKind.COMMAND, options)
+
+    def inputs(self, text: str, kind: TextKind, options: RequestOptions) -> dict[str, Any]:
+        """The DAG's inputs for one request."""
+        return {
+            "raw_request": text,
+            "text_kind": kind,
+            "requested_shell": options.shell,
+            "requested_userland": options.userland,
+            "safety_level": options.safety,
+            "working_directory": options.working_directory or os.getcwd(),
+            "home_directory": options.home_directory or os.path.expanduser("~"),
+            "static_table": self.static_table,
+            "safety_rules": self.safety_rules,
+        }
+
+    def _run(self, text: str, kind: TextKind, options: RequestOptions) -> Result:
+        outputs = self.driver.execute(["result"], inputs=self.inputs(text, kind, options))
+        return outputs["result"]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,254 @@
+"""caro's settings: the keys, their layers, and the user's TOML file.
+
+Precedence, highest first: flags > CARO_* environment > user config file > configs/defaults.toml.
+Every key is declared once in `KEYS`; its environment variable is derived from its name
+(`telemetry.enabled` -> `CARO_TELEMETRY_ENABLED`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import CaroError, usage_error
+from pipeline.paths import REPO_CONFIGS
+from pipeline.values import SafetyLevel, Shell, Userland
+
+DEFAULTS_FILE = REPO_CONFIGS / "defaults.toml"
+
+
+class OutputFormat(str, Enum):
+    PLAIN = "plain"
+    JSON = "json"
+    YAML = "yaml"
+
+
+class Layer(str, Enum):
+    """Where an effective value came from."""
+
+    FLAG = "flag"
+    ENV = "env"
+    USER = "user"
+    DEFAULT = "default"
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+def _paths(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):  # from the environment: os.pathsep-separated
+        return tuple(p for p in value.split(os.pathsep) if p)
+    if isinstance(value, list) and all(isinstance(p, str) for p in value):
+        return tuple(value)
+    raise ValueError("must be a list of file paths")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One setting: its dotted name, how to parse it, and what it means."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        return "CARO_" + self.name.upper().replace(".", "_")
+
+
+KEYS: dict[str, KeySpec] = {
+    spec.name: spec
+    for spec in (
+        KeySpec("safety", _choice(*(s.value for s in SafetyLevel)), "safety level: strict, moderate or permissive"),
+        KeySpec("shell", _choice("auto", *(s.value for s in Shell)), "target shell: auto, sh, bash, zsh, dash or ksh"),
+        KeySpec("userland", _choice("auto", *(u.value for u in Userland)), "utilities flavour: auto, gnu or bsd"),
+        KeySpec("backend", _choice("llama_cpp", "vllm", "none"), "model backend: llama_cpp, vllm or none"),
+        KeySpec("model", _text, "model name from the catalogue, or a GGUF file path"),
+        KeySpec("output", _choice(*(o.value for o in OutputFormat)), "output format: plain, json or yaml"),
+        KeySpec("extra_static_tables", _paths, "extra static-match table files"),
+        KeySpec("extra_safety_rules", _paths, "extra safety-rule files"),
+        KeySpec("telemetry.enabled", _boolean, "record anonymous usage telemetry on this machine"),
+    )
+}
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _read_toml(path: Path, *, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return _flatten(tomllib.load(handle))
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise CaroError(
+            f"the {what} is not valid TOML ({exc})",
+            code="config_invalid",
+            hint="fix it, or run `caro config reset`; `caro config path` shows where it is",
+        ) from None
+    except OSError as exc:
+        raise CaroError(f"the {what} cannot be read ({exc.strerror})", code="config_unreadable") from None
+
+
+def _parse(spec: KeySpec, value: Any, layer: Layer) -> Any:
+    try:
+        return spec.parse(value)
+    except ValueError as exc:
+        where = {Layer.FLAG: "option", Layer.ENV: spec.env_var, Layer.USER: "user config", Layer.DEFAULT: "defaults"}[layer]
+        message = f"invalid value for {spec.name} ({where}): {exc}"
+        if layer in (Layer.FLAG, Layer.ENV):
+            raise usage_error(message, hint="see `caro config show`") from None
+        raise CaroError(message, code="config_invalid", hint="run `caro config set` or `caro config reset`") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings, with the layer each value came from."""
+
+    values: Mapping[str, Any]
+    layers: Mapping[str, Layer]
+    config_file: Path
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @property
+    def safety(self) -> SafetyLevel:
+        return SafetyLevel(self.values["safety"])
+
+    @property
+    def output(self) -> OutputFormat:
+        return OutputFormat(self.values["output"])
+
+    @property
+    def shell(self) -> Shell | None:
+        value = self.values["shell"]
+        return None if value == "auto" else Shell(value)
+
+    @property
+    def userland(self) -> Userland | None:
+        value = self.values["userland"]
+        return None if value == "auto" else Userland(value)
+
+
+def load_settings(
+    config_file: Path,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The effective settings from defaults, the user's file, the environment and flags."""
+    env = os.environ if environ is None else environ
+    defaults = _read_toml(DEFAULTS_FILE, what="defaults file")
+    user = _read_toml(config_file, what="user config file")
+    unknown = sorted(set(user) - set(KEYS))
+    if unknown:
+        raise CaroError(
+            f"the user config file has unknown keys: {', '.join(unknown)}",
+            code="config_invalid",
+            hint="remove them (`caro config show` lists the keys)",
+        )
+    values: dict[str, Any] = {}
+    layers: dict[str, Layer] = {}
+    for name, spec in KEYS.items():
+        candidates = (
+            (Layer.FLAG, (flags or {}).get(name)),
+            (Layer.ENV, env.get(spec.env_var) or None),
+            (Layer.USER, user.get(name)),
+            (Layer.DEFAULT, defaults.get(name)),
+        )
+        for layer, raw in candidates:
+            if raw is not None:
+                values[name] = _parse(spec, raw, layer)
+                layers[name] = layer
+                break
+        else:
+            raise CaroError(f"the defaults file lacks the key {name}", code="config_invalid")
+    return Settings(values=values, layers=layers, config_file=config_file)
+
+
+def _unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, value in flat.items():
+        node = tree
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def set_user_value(config_file: Path, key: str, raw: str) -> Any:
+    """Validate `raw` for `key` and store it in the user's file; returns the stored value."""
+    spec = KEYS.get(key)
+    if spec is None:
+        raise usage_error(f"unknown key {key!r}", hint="`caro config show` lists the keys")
+    value = _parse(spec, raw, Layer.FLAG)
+    current = _read_toml(config_file, what="user config file")  # refuses to overwrite a broken file
+    current[key] = list(value) if isinstance(value, tuple) else value
+    _write_toml(config_file, current)
+    return value
+
+
+def unset_user_values(config_file: Path) -> bool:
+    """Remove the user's file, keeping a backup beside it; True if there was one."""
+    if not config_file.exists():
+        return False
+    config_file.replace(config_file.with_suffix(".toml.bak"))
+    return True
+
+
+def _write_toml(config_file: Path, flat: Mapping[str, Any]) -> None:
+    import tomli_w  # only when writing
+
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = config_file.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(_unflatten(flat)), encoding="utf-8")
+    os.replace(tmp, config_file)  # atomic: a crash never leaves half a file
+
+
+def check_key(key: str) -> KeySpec:
+    """The spec of a known key, or a usage error."""
+    spec = KEYS.get(key)
+    if spec is None:
+        raise usage_error(f"unknown key {key!r}", hint="`caro config show` lists the keys")
+    return spec
+
+

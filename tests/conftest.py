@@ -1,0 +1,35 @@
+"""Test fixtures: every test gets its own CARO_HOME and a clean CARO_* environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def caro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private CARO_HOME for the test; no CARO_* variable from the developer's shell leaks in."""
+    for name in list(os.environ):
+        if name.startswith("CARO_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "caro-home"
+    monkeypatch.setenv("CARO_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def caro():
+    """One loaded pipeline shared by the tests that only read from it."""
+    from pipeline.service import Caro
+
+    return Caro(backend="llama_cpp")
+
+
+def caro_executable() -> str:
+    """The installed `caro` console script of this environment."""
+    return str(Path(sys.executable).parent / "caro")

@@ -1,0 +1,57 @@
+"""The whole pipeline as one callable, through the real Hamilton driver."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from pipeline.service import Caro, RequestOptions
+from pipeline.values import Action, Outcome, SafetyLevel, Shell, Source, TextKind, Userland
+
+
+def test_static_passthrough_no_match_and_bad_input(caro: Caro) -> None:
+    static = caro.handle("list all files modified today")
+    assert static.source is Source.STATIC and static.action is Action.ALLOWED
+    passthrough = caro.handle("rm -rf /")
+    assert passthrough.source is Source.PASSTHROUGH and passthrough.action is Action.BLOCKED
+    nothing = caro.handle("compile my rust project")
+    assert nothing.outcome is Outcome.NO_COMMAND and nothing.command is None
+    bad = caro.handle("")
+    assert bad.outcome is Outcome.BAD_INPUT and bad.problem is not None and bad.problem.code == "empty"
+
+
+def test_per_request_options_do_not_leak_between_requests(caro: Caro) -> None:
+    strict = RequestOptions(safety=SafetyLevel.STRICT)
+    assert caro.check("rm -rf ./build", strict).action is Action.CONFIRM
+    assert caro.check("rm -rf ./build").action is Action.ALLOWED
+    bsd = caro.handle("show disk space by directory", RequestOptions(userland=Userland.BSD, shell=Shell.ZSH))
+    gnu = caro.handle("show disk space by directory", RequestOptions(userland=Userland.GNU))
+    assert bsd.command and "-d 1" in bsd.command and "--max-depth" not in bsd.command
+    assert gnu.command and "--max-depth=1" in gnu.command
+
+
+def test_one_loaded_pipeline_serves_concurrent_requests(caro: Caro) -> None:
+    requests = ["list all files modified today", "rm -rf /", "compile my rust project", "find large files over 100MB"] * 10
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(caro.handle, requests))
+    expected = [caro.handle(r) for r in requests[:4]]
+    assert results == expected * 10
+
+
+def test_a_failing_node_never_logs_the_request(caplog, capfd) -> None:
+    class ExplodingTable:
+        def match(self, request, platform):
+            raise RuntimeError("boom")
+
+    caro = Caro(backend="llama_cpp")
+    secret = "find files owned by alice-secret-7731"
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(RuntimeError, match="boom"):
+        inputs = {**caro.inputs(secret, TextKind.REQUEST, RequestOptions()), "static_table": ExplodingTable()}
+        caro.driver.execute(["result"], inputs=inputs)
+    captured = capfd.readouterr()
+    assert "alice-secret-7731" not in captured.err + captured.out
+    assert "alice-secret-7731" not in caplog.text
+    assert "slack" not in (captured.err + captured.out + caplog.text).lower()
