@@ -1,0 +1,18 @@
+"""Shell parsing for caro: tree-sitter-bash wrapped into simple commands, words and wrappers."""
+
+from pipeline.shell.parse import FunctionDef, Redirect, Script, SimpleCommand, parse_script
+from pipeline.shell.unwrap import Invocation, unwrap
+from pipeline.shell.words import DYNAMIC, is_dynamic, strip_markers
+
+__all__ = [
+    "DYNAMIC",
+    "FunctionDef",
+    "Invocation",
+    "Redirect",
+    "Script",
+    "SimpleCommand",
+    "is_dynamic",
+    "parse_script",
+    "strip_markers",
+    "unwrap",
+]

@@ -1,0 +1,169 @@
+"""Shell words rendered as the shell sees them before expansion, with markers for dynamic parts."""
+
+from __future__ import annotations
+
+import tree_sitter
+
+# Marks the parts of a word only the running shell can know. NUL can never occur in a real
+# argument, so a marked word cannot be confused with literal text.
+DYNAMIC = "\x00"
+CMDSUB_MARK = f"{DYNAMIC}$__CARO_CMDSUB{DYNAMIC}"  # $(...) or backticks
+PROCSUB_MARK = f"{DYNAMIC}$__CARO_PROCSUB{DYNAMIC}"  # <(...) or >(...)
+EXPR_MARK = f"{DYNAMIC}$__CARO_EXPR{DYNAMIC}"  # ${x:-y}, $((...)) and other computed parts
+
+_DQ_ESCAPABLE = frozenset('$`"\\\n')
+_ANSI_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
+
+
+def is_dynamic(word: str) -> bool:
+    """Whether a rendered word has a part that is only known when the shell runs it."""
+    return DYNAMIC in word
+
+
+def strip_markers(word: str) -> str:
+    """The word as shell text again: markers removed, so `$HOME` reads as a variable."""
+    return word.replace(DYNAMIC, "")
+
+
+def render_word(node: tree_sitter.Node, src: bytes) -> str:
+    """The text of one word node with quotes removed, escapes resolved and expansions marked."""
+    kind = node.type
+    text = src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+    if kind == "word":
+        return _unescape_plain(text)
+    if kind == "raw_string":
+        return text[1:-1]
+    if kind == "number":
+        return text
+    if kind == "ansi_c_string":
+        return _unescape_ansi(text[2:-1])
+    if kind in ("string", "translated_string"):
+        return _render_parts(node, src, double_quoted=True)
+    if kind in ("concatenation", "command_name"):
+        return _render_parts(node, src, double_quoted=False)
+    if kind == "variable_assignment":
+        return _render_parts(node, src, double_quoted=False)
+    if kind == "simple_expansion":
+        return f"{DYNAMIC}{text}{DYNAMIC}" if len(text) < 128 else EXPR_MARK
+    if kind == "expansion":
+        return _render_expansion(node, src)
+    if kind == "command_substitution":
+        return CMDSUB_MARK
+    if kind == "process_substitution":
+        return PROCSUB_MARK
+    if kind == "brace_expression":
+        return text
+    return EXPR_MARK
+
+
+def _render_expansion(node: tree_sitter.Node, src: bytes) -> str:
+    # `${NAME}` is the same as `$NAME`; anything with an operator is computed.
+    children = node.children
+    if len(children) == 3 and children[1].type == "variable_name":
+        name = src[children[1].start_byte : children[1].end_byte].decode("utf-8", "replace")
+        return f"{DYNAMIC}${name}{DYNAMIC}"
+    return EXPR_MARK
+
+
+def _render_parts(node: tree_sitter.Node, src: bytes, *, double_quoted: bool) -> str:
+    """Concatenate the children of a compound word, keeping the literal text between them."""
+    start, end = node.start_byte, node.end_byte
+    if double_quoted:
+        # Skip `"` or `$"` at the start and `"` at the end.
+        start = start + (2 if src[start : start + 1] == b"$" else 1)
+        end = max(start, end - 1)
+    parts: list[str] = []
+    pos = start
+    for child in node.children:
+        kind = child.type
+        if kind in ('"', "$\"") or child.start_byte < pos:
+            continue
+        if child.start_byte > pos:
+            gap = src[pos : child.start_byte].decode("utf-8", "replace")
+            parts.append(_unescape_double(gap) if double_quoted else _unescape_plain(gap))
+        if kind == "string_content":
+            parts.append(_unescape_double(src[child.start_byte : child.end_byte].decode("utf-8", "replace")))
+        elif kind == "variable_name":
+            parts.append(src[child.start_byte : child.end_byte].decode("utf-8", "replace"))
+        elif kind == "=":
+            parts.append("=")
+        else:
+            parts.append(render_word(child, src))
+        pos = child.end_byte
+    if pos < end:
+        gap = src[pos:end].decode("utf-8", "replace")
+        parts.append(_unescape_double(gap) if double_quoted else _unescape_plain(gap))
+    return "".join(parts)
+
+
+def _unescape_plain(text: str) -> str:
+    """Resolve backslash escapes outside quotes: `\\x` is `x`, backslash-newline disappears."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n:
+            if text[i + 1] != "\n":
+                out.append(text[i + 1])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _unescape_double(text: str) -> str:
+    """Resolve backslash escapes inside double quotes, where only $ ` \" \\ and newline are special."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n and text[i + 1] in _DQ_ESCAPABLE:
+            if text[i + 1] != "\n":
+                out.append(text[i + 1])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _unescape_ansi(text: str) -> str:
+    """Decode the body of a `$'...'` string (the common escapes; others are kept as written)."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch != "\\" or i + 1 >= n:
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt in _ANSI_ESCAPES:
+            out.append(_ANSI_ESCAPES[nxt])
+            i += 2
+        elif nxt == "x":
+            digits = _take(text, i + 2, 2, "0123456789abcdefABCDEF")
+            out.append(chr(int(digits, 16)) if digits else "\\x")
+            i += 2 + len(digits)
+        elif nxt in "01234567":
+            digits = _take(text, i + 1, 3, "01234567")
+            out.append(chr(int(digits, 8)))
+            i += 1 + len(digits)
+        else:
+            out.append(ch + nxt)
+            i += 2
+    return "".join(out)
+
+
+def _take(text: str, start: int, limit: int, allowed: str) -> str:
+    end = start
+    while end < len(text) and end - start < limit and text[end] in allowed:
+        end += 1
+    return text[start:end]
