@@ -8,16 +8,18 @@ many requests from one instance.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.errors import CaroError
 from pipeline.values import Result, SafetyLevel, Shell, TextKind, Userland
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,22 +47,12 @@ class Caro:
         from pipeline.safety.rules import RuleSet, default_rules_path
         from pipeline.static.table import StaticTable, default_table_paths
 
-        try:
-            self.static_table = StaticTable.load([*default_table_paths(), *map(Path, extra_static_tables)])
-        except (OSError, ValueError) as exc:
-            raise CaroError(
-                f"a static table file is invalid: {_first_line(exc)}",
-                code="config_invalid",
-                hint="check the files listed in extra_static_tables (`caro config get extra_static_tables`)",
-            ) from None
-        try:
-            self.safety_rules = RuleSet.load([default_rules_path(), *map(Path, extra_safety_rules)])
-        except (OSError, ValueError) as exc:
-            raise CaroError(
-                f"a safety rule file is invalid: {_first_line(exc)}",
-                code="config_invalid",
-                hint="check the files listed in extra_safety_rules (`caro config get extra_safety_rules`)",
-            ) from None
+        self.static_table = _load(
+            "static table", "extra_static_tables", StaticTable.load, [*default_table_paths(), *map(Path, extra_static_tables)]
+        )
+        self.safety_rules = _load(
+            "safety rule", "extra_safety_rules", RuleSet.load, [default_rules_path(), *map(Path, extra_safety_rules)]
+        )
         self.backend = backend
         self.driver = build_driver(backend)
 
@@ -100,6 +92,14 @@ class Caro:
         return outputs["result"]
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _load(what: str, key: str, loader: Callable[[list[Path]], T], paths: list[Path]) -> T:
+    """`loader(paths)`, with a broken file reported as a one-line CaroError naming the setting to check."""
+    try:
+        return loader(paths)
+    except (OSError, ValueError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise CaroError(
+            f"a {what} file is invalid: {lines[0] if lines else type(exc).__name__}",
+            code="config_invalid",
+            hint=f"check the files listed in {key} (`caro config get {key}`)",
+        ) from None

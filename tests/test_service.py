@@ -57,3 +57,17 @@ def test_a_failing_node_never_logs_the_request(caplog, capfd) -> None:
     assert "alice-secret-7731" not in captured.err + captured.out
     assert "alice-secret-7731" not in caplog.text
     assert "slack" not in (captured.err + captured.out + caplog.text).lower()
+
+
+def test_a_broken_user_table_or_rule_file_is_one_clear_error(tmp_path) -> None:
+    from pipeline.errors import CaroError
+
+    table = tmp_path / "mine.toml"
+    table.write_text("[[intent]]\nid = 3\n")
+    with pytest.raises(CaroError, match="static table file is invalid") as caught:
+        Caro(extra_static_tables=[table])
+    assert "extra_static_tables" in (caught.value.hint or "")
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rule]\n")
+    with pytest.raises(CaroError, match="safety rule file is invalid"):
+        Caro(extra_safety_rules=[rules])

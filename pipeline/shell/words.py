@@ -98,31 +98,23 @@ def _render_parts(node: tree_sitter.Node, src: bytes, *, double_quoted: bool) ->
 
 def _unescape_plain(text: str) -> str:
     """Resolve backslash escapes outside quotes: `\\x` is `x`, backslash-newline disappears."""
-    if "\\" not in text:
-        return text
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\" and i + 1 < n:
-            if text[i + 1] != "\n":
-                out.append(text[i + 1])
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    return _unescape(text, None)
 
 
 def _unescape_double(text: str) -> str:
     """Resolve backslash escapes inside double quotes, where only $ ` \" \\ and newline are special."""
+    return _unescape(text, _DQ_ESCAPABLE)
+
+
+def _unescape(text: str, escapable: frozenset[str] | set[str] | str | None) -> str:
+    """`text` with each backslash before an escapable character (any, when None) resolved."""
     if "\\" not in text:
         return text
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == "\\" and i + 1 < n and text[i + 1] in _DQ_ESCAPABLE:
+        if ch == "\\" and i + 1 < n and (escapable is None or text[i + 1] in escapable):
             if text[i + 1] != "\n":
                 out.append(text[i + 1])
             i += 2
