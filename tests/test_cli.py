@@ -121,3 +121,16 @@ def test_request_from_stdin_as_a_real_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["source"] == "static"
+
+
+def test_a_safe_static_answer_prints_nothing_but_the_command(capsys) -> None:
+    assert main(["--dry-run", "list all files modified today"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() and captured.err == ""
+
+
+def test_a_risky_command_explains_itself_on_stderr(capsys) -> None:
+    assert main(["--dry-run", "--", "rm -rf ./build"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "rm -rf ./build"
+    assert captured.err.startswith("risk: moderate, allowed [destructive_rm]")

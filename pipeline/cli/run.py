@@ -9,7 +9,7 @@ from pipeline.cli.common import emit_data, read_text, settings_from
 from pipeline.errors import ExitCode
 from pipeline.execute import Plan, decide, run_command
 from pipeline.settings import OutputFormat, Settings
-from pipeline.values import Action, Outcome, Result, SafetyLevel, Shell
+from pipeline.values import Action, Outcome, Result, Risk, SafetyLevel, Shell
 
 
 def _pipeline(settings: Settings):  # -> (Caro, RequestOptions); imported here: Hamilton is heavy
@@ -31,8 +31,8 @@ def _say(message: str) -> None:
 
 
 def _describe(result: Result) -> None:
-    """The judgement, for a person, on stderr (stdout carries only the command)."""
-    if result.risk is not None and result.action is not None:
+    """The judgement, for a person, on stderr (stdout carries only the command); silent when all is well."""
+    if result.risk is not None and result.action is not None and (result.risk > Risk.SAFE or result.warnings):
         categories = f" [{', '.join(result.categories)}]" if result.categories else ""
         _say(f"risk: {result.risk.label}, {result.action.value}{categories}: {result.explanation}")
     for warning in result.warnings:
