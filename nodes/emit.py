@@ -14,16 +14,10 @@ from pipeline.values import (
     Source,
 )
 
-# Below this a static answer is shown with a warning to read it before running it.
-_LOOSE_MATCH = 0.8
-
-
 def _warnings(candidate: Candidate, verdict: SafetyVerdict, safety_level: SafetyLevel) -> tuple[str, ...]:
     notes: list[str] = []
     if candidate.source is Source.PASSTHROUGH:
         notes.append("the text was taken as a shell command: it was judged, not generated")
-    if candidate.source is Source.STATIC and candidate.confidence < _LOOSE_MATCH:
-        notes.append("the static table matched only part of the request: read the command before running it")
     if not verdict.parsed:
         notes.append("the command could not be fully parsed as shell, so it is not trusted")
     if verdict.action is Action.CONFIRM:
@@ -78,5 +72,6 @@ def result(
         categories=safety_verdict.categories,
         explanation=safety_verdict.explanation,
         warnings=_warnings(candidate, safety_verdict, safety_level),
+        confidence=candidate.confidence,
         generation_error=refined_generation.error,
     )

@@ -233,6 +233,7 @@ class Result:
     categories: tuple[str, ...]
     explanation: str
     warnings: tuple[str, ...] = ()
+    confidence: float | None = None  # how sure the producing stage is (0..1); None without a command
     problem: InputProblem | None = None
     generation_error: GenerationError | None = None
 
@@ -247,6 +248,7 @@ class Result:
             "categories": list(self.categories),
             "explanation": self.explanation,
             "warnings": list(self.warnings),
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
             "outcome": self.outcome.value,
             "error": (
                 {"code": self.problem.code, "message": self.problem.message}

@@ -129,11 +129,10 @@ def test_emit_turns_each_outcome_into_one_result() -> None:
     assert any("taken as a shell command" in w for w in blocked.warnings)
 
 
-def test_emit_warns_about_a_loose_static_match() -> None:
-    loose = emit.result(None, Candidate("ls", Source.STATIC, "static", 0.5), _verdict(Risk.SAFE), Generation.skipped(), SafetyLevel.MODERATE)
-    assert any("matched only part" in w for w in loose.warnings)
-    tight = emit.result(None, Candidate("ls", Source.STATIC, "static", 1.0), _verdict(Risk.SAFE), Generation.skipped(), SafetyLevel.MODERATE)
-    assert tight.warnings == ()
+def test_emit_carries_the_confidence_and_no_warning_for_a_safe_static_answer() -> None:
+    answer = emit.result(None, Candidate("ls", Source.STATIC, "static", 0.55), _verdict(Risk.SAFE), Generation.skipped(), SafetyLevel.MODERATE)
+    assert answer.warnings == () and answer.confidence == 0.55
+    assert answer.as_dict()["confidence"] == 0.55
 
 
 @pytest.mark.parametrize(
