@@ -1,27 +1,88 @@
 """Generate stage: a command from a language model for requests the static table cannot answer.
 
-No model backend is built in yet: when a request needs one, the stage says so as a value
-(`not_configured`), which the emit stage turns into a clear message and exit code.
+The context (installed utilities, retrieved examples, man-page summaries), the prompt, and the
+call are separate nodes, so a test can replace any of them with `overrides=`. Every node here
+returns an empty value when the request does not need a model, so the static path pays nothing.
 """
 
 from __future__ import annotations
 
-from pipeline.values import Generation, GenerationError, GenerationErrorKind, InputProblem, StaticMatch
+from pipeline.backends.base import BackendChain, Prompt, generate_with_fallback
+from pipeline.prompting import build_prompt, example_index, installed_utilities, utility_summaries
+from pipeline.static.table import StaticTable
+from pipeline.values import (
+    Generation,
+    GenerationError,
+    GenerationErrorKind,
+    InputProblem,
+    Platform,
+    StaticMatch,
+)
+
+EXAMPLES_PER_PROMPT = 4
 
 
-def llm_generation(
+def needs_model(
     request_problem: InputProblem | None,
     passthrough_command: str | None,
     static_match: StaticMatch | None,
-) -> Generation:
-    """The model's command for this request; skipped when an earlier stage already answered."""
-    if request_problem is not None or passthrough_command is not None or static_match is not None:
+) -> bool:
+    """Whether this request must go to a language model (no earlier stage answered it)."""
+    return request_problem is None and passthrough_command is None and static_match is None
+
+
+def installed_tools(needs_model: bool) -> tuple[str, ...]:
+    """The common utilities installed here (detected once per process)."""
+    return installed_utilities() if needs_model else ()
+
+
+def prompt_examples(
+    needs_model: bool, request_text: str, static_table: StaticTable, platform_profile: Platform
+) -> tuple[tuple[str, str], ...]:
+    """Worked (request, command) examples retrieved from the static table for this request."""
+    if not needs_model:
+        return ()
+    return example_index(static_table, platform_profile).nearest(request_text, EXAMPLES_PER_PROMPT)
+
+
+def tool_summaries(needs_model: bool, request_text: str, prompt_examples: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """`whatis` one-liners of the utilities the examples use and the request names."""
+    return utility_summaries(request_text, prompt_examples) if needs_model else ()
+
+
+def generation_prompt(
+    needs_model: bool,
+    request_text: str,
+    platform_profile: Platform,
+    installed_tools: tuple[str, ...],
+    prompt_examples: tuple[tuple[str, str], ...],
+    tool_summaries: tuple[tuple[str, str], ...],
+) -> Prompt | None:
+    """The prompt for the model; None when the request does not need one."""
+    if not needs_model:
+        return None
+    return build_prompt(request_text, platform_profile, installed_tools, prompt_examples, tool_summaries)
+
+
+def llm_generation(generation_prompt: Prompt | None, llm_chain: BackendChain, generation_timeout_s: float) -> Generation:
+    """The model's command, after trying each backend of the chain; failures are values."""
+    if generation_prompt is None:
         return Generation.skipped()
+    if not llm_chain:
+        return Generation(
+            ran=True,
+            error=GenerationError(
+                kind=GenerationErrorKind.NOT_CONFIGURED,
+                message="no language model configured, and the request is not in the static table",
+            ),
+        )
+    outcome = generate_with_fallback(llm_chain, generation_prompt, timeout_s=generation_timeout_s)
+    if outcome.reply is None:
+        return Generation(ran=True, error=outcome.failures[-1], failures=outcome.failures)
     return Generation(
         ran=True,
-        error=GenerationError(
-            kind=GenerationErrorKind.NOT_CONFIGURED,
-            message="no language model configured, and the request is not in the static table",
-            recoverable=False,
-        ),
+        command=outcome.reply.command,
+        backend=outcome.reply.backend,
+        failures=outcome.failures,
+        latency_ms=outcome.reply.latency_ms,
     )

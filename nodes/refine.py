@@ -1,17 +1,67 @@
-"""Refine stage: the model's command checked and repaired, and the one candidate for the safety stage."""
+"""Refine stage: the model's command checked by tools, repaired once if needed, and the one candidate.
+
+The linters (shell parser, shellcheck, installed utilities, platform flags, placeholders) look
+at the generated command; when they find something, the model gets one bounded repair round
+with the concrete findings, the answer is checked again, and the better of the two is kept.
+"""
 
 from __future__ import annotations
 
-from pipeline.values import Candidate, Generation, Source, StaticMatch
+from dataclasses import replace
+
+from pipeline.backends.base import BackendChain, Prompt, generate_with_fallback
+from pipeline.lint import Finding, check_command, score
+from pipeline.prompting import repair_prompt
+from pipeline.values import Candidate, Generation, Platform, Source, StaticMatch
+
+# Below this much of the time budget left, a repair round is not attempted.
+_MIN_REPAIR_SECONDS = 1.0
 
 
-def refined_generation(llm_generation: Generation) -> Generation:
-    """The model's command after linting and repair.
+def candidate_findings(llm_generation: Generation, platform_profile: Platform) -> tuple[Finding, ...]:
+    """What the linters find in the model's command (nothing when there is no command)."""
+    if llm_generation.command is None:
+        return ()
+    return check_command(llm_generation.command, platform_profile)
 
-    Only a generated command can be refined; a failure or a skipped generation has nothing
-    to repair and flows on unchanged so that emit and telemetry see it.
+
+def refined_generation(
+    llm_generation: Generation,
+    candidate_findings: tuple[Finding, ...],
+    generation_prompt: Prompt | None,
+    llm_chain: BackendChain,
+    generation_timeout_s: float,
+    platform_profile: Platform,
+) -> Generation:
+    """The model's command after at most one repair round: the better-scoring of the two.
+
+    A failure, or a command the linters have nothing against, flows on unchanged.
     """
-    return llm_generation
+    first = llm_generation.command
+    if first is None or generation_prompt is None or not candidate_findings:
+        return llm_generation
+    remaining = generation_timeout_s - (llm_generation.latency_ms or 0.0) / 1000
+    unrepaired = replace(llm_generation, findings=tuple(f.message for f in candidate_findings))
+    if remaining < _MIN_REPAIR_SECONDS:
+        return unrepaired
+    outcome = generate_with_fallback(
+        llm_chain, repair_prompt(generation_prompt, first, candidate_findings), timeout_s=remaining, retries=0
+    )
+    failures = llm_generation.failures + outcome.failures
+    if outcome.reply is None or outcome.reply.command == first:
+        return replace(unrepaired, refine_ran=True, failures=failures)
+    second_findings = check_command(outcome.reply.command, platform_profile)
+    if score(second_findings) < score(candidate_findings):
+        return replace(
+            llm_generation,
+            command=outcome.reply.command,
+            backend=outcome.reply.backend,
+            refine_ran=True,
+            refine_changed=True,
+            failures=failures,
+            findings=tuple(f.message for f in second_findings),
+        )
+    return replace(unrepaired, refine_ran=True, failures=failures)
 
 
 def candidate(
@@ -19,7 +69,10 @@ def candidate(
     static_match: StaticMatch | None,
     refined_generation: Generation,
 ) -> Candidate | None:
-    """The command to judge, with its source; None when no stage produced one."""
+    """The command to judge, with its source; None when no stage produced one.
+
+    A model's command reaches the safety stage only through `refined_generation`.
+    """
     if passthrough_command is not None:
         return Candidate(passthrough_command, Source.PASSTHROUGH, backend=None)
     if static_match is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pipeline.backends.base import BackendChain
 from pipeline.errors import CaroError
 from pipeline.values import Result, SafetyLevel, Shell, TextKind, Userland
 
@@ -42,6 +43,8 @@ class Caro:
         backend: str = "llama_cpp",
         extra_static_tables: Sequence[str | Path] = (),
         extra_safety_rules: Sequence[str | Path] = (),
+        llm_chain: BackendChain | None = None,
+        generation_timeout_s: float = 20.0,
     ) -> None:
         from pipeline.driver import build_driver
         from pipeline.safety.rules import RuleSet, default_rules_path
@@ -54,6 +57,8 @@ class Caro:
             "safety rule", "extra_safety_rules", RuleSet.load, [default_rules_path(), *map(Path, extra_safety_rules)]
         )
         self.backend = backend
+        self.llm_chain = llm_chain or BackendChain()
+        self.generation_timeout_s = generation_timeout_s
         self.driver = build_driver(backend)
 
     @classmethod
@@ -85,6 +90,8 @@ class Caro:
             "home_directory": options.home_directory or os.path.expanduser("~"),
             "static_table": self.static_table,
             "safety_rules": self.safety_rules,
+            "llm_chain": self.llm_chain,
+            "generation_timeout_s": self.generation_timeout_s,
         }
 
     def _run(self, text: str, kind: TextKind, options: RequestOptions) -> Result:

@@ -164,12 +164,17 @@ class GenerationError:
 
 @dataclass(frozen=True)
 class Generation:
-    """What the language-model stage produced: a command, a failure, or nothing because it did not run."""
+    """What the language-model stages produced: a command, a failure, or nothing because they did not run."""
 
-    ran: bool
+    ran: bool  # this request needed a model
     command: str | None = None
     backend: str | None = None
-    error: GenerationError | None = None
+    error: GenerationError | None = None  # why there is no command
+    failures: tuple[GenerationError, ...] = ()  # every backend failure on the way, recovered from or not
+    refine_ran: bool = False  # refine found problems and asked the model for a repair
+    refine_changed: bool = False  # the repaired command was kept
+    findings: tuple[str, ...] = ()  # problems the linters still see in the final command
+    latency_ms: float | None = None
 
     @classmethod
     def skipped(cls) -> Generation:
@@ -236,6 +241,9 @@ class Result:
     confidence: float | None = None  # how sure the producing stage is (0..1); None without a command
     problem: InputProblem | None = None
     generation_error: GenerationError | None = None
+    backend_failures: tuple[GenerationError, ...] = ()  # failures recovered from (or not) on the way
+    refine_ran: bool = False
+    refine_changed: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready dict with the documented field names."""
@@ -250,6 +258,10 @@ class Result:
             "warnings": list(self.warnings),
             "confidence": None if self.confidence is None else round(self.confidence, 3),
             "outcome": self.outcome.value,
+            "backend_failures": [
+                {"backend": f.backend, "kind": f.kind.value, "recoverable": f.recoverable} for f in self.backend_failures
+            ],
+            "refine": {"ran": self.refine_ran, "changed": self.refine_changed},
             "error": (
                 {"code": self.problem.code, "message": self.problem.message}
                 if self.problem

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pipeline.cli.main import main
 
-STAGE_NODES = ("request_problem", "request_text", "passthrough_command", "static_match", "llm_generation",
-               "refined_generation", "candidate", "safety_verdict", "result")
+STAGE_NODES = ("request_problem", "request_text", "passthrough_command", "static_match", "needs_model",
+               "generation_prompt", "llm_generation", "candidate_findings", "refined_generation", "candidate",
+               "safety_verdict", "result")
 
 
 def test_dot_source_shows_every_stage_in_order(capsys) -> None:
@@ -18,7 +19,11 @@ def test_dot_source_shows_every_stage_in_order(capsys) -> None:
     assert "digraph {" in source
     for name in STAGE_NODES:
         assert name in source
-    assert "static_match -> llm_generation" in source.replace('"', "")
+    edges = source.replace('"', "")
+    for edge in ("static_match -> needs_model", "generation_prompt -> llm_generation",
+                 "llm_generation -> refined_generation", "refined_generation -> candidate",
+                 "candidate -> safety_verdict", "safety_verdict -> result"):
+        assert edge in edges, edge
 
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:

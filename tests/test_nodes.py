@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nodes import emit, generate, parse, refine
+from pipeline.backends.base import BackendChain
 from pipeline.values import (
     Action,
     Candidate,
@@ -85,15 +86,25 @@ def test_passthrough_keeps_the_command_verbatim_and_forces_commands_to_check() -
     assert parse.passthrough_command("ls", "ls", TextKind.REQUEST, InputProblem("x", "y")) is None
 
 
-def test_generate_is_skipped_when_an_earlier_stage_answered() -> None:
+def test_the_model_is_needed_only_when_no_earlier_stage_answered() -> None:
     match = StaticMatch("ls", "ls", 1.0, "files")
-    assert generate.llm_generation(None, None, match) == Generation.skipped()
-    assert generate.llm_generation(None, "ls -la", None) == Generation.skipped()
-    assert generate.llm_generation(InputProblem("empty", "x"), None, None) == Generation.skipped()
+    assert generate.needs_model(None, None, None)
+    assert not generate.needs_model(None, None, match)
+    assert not generate.needs_model(None, "ls -la", None)
+    assert not generate.needs_model(InputProblem("empty", "x"), None, None)
+
+
+def test_the_static_path_builds_no_context_and_calls_no_model() -> None:
+    assert generate.installed_tools(False) == ()
+    assert generate.tool_summaries(False, "anything", ()) == ()
+    assert generate.generation_prompt(False, "x", None, (), (), ()) is None  # type: ignore[arg-type]
+    assert generate.llm_generation(None, BackendChain(), 20.0) == Generation.skipped()
 
 
 def test_generate_reports_that_no_model_is_configured_as_a_value() -> None:
-    generation = generate.llm_generation(None, None, None)
+    from pipeline.backends.base import Prompt
+
+    generation = generate.llm_generation(Prompt(system="s", user="u"), BackendChain(), 20.0)
     assert generation.ran and generation.command is None
     assert generation.error is not None and generation.error.kind is GenerationErrorKind.NOT_CONFIGURED
 
@@ -116,7 +127,9 @@ def test_emit_turns_each_outcome_into_one_result() -> None:
     bad = emit.result(InputProblem("empty", "the request is empty"), None, None, Generation.skipped(), SafetyLevel.MODERATE)
     assert bad.outcome is Outcome.BAD_INPUT and bad.command is None and bad.problem is not None
 
-    none = emit.result(None, None, None, generate.llm_generation(None, None, None), SafetyLevel.MODERATE)
+    from pipeline.backends.base import Prompt
+
+    none = emit.result(None, None, None, generate.llm_generation(Prompt(system="s", user="u"), BackendChain(), 20.0), SafetyLevel.MODERATE)
     assert none.outcome is Outcome.NO_COMMAND and none.generation_error is not None
     assert "no language model configured" in none.explanation
 

@@ -125,6 +125,25 @@ class StaticTable:
         """The built-in table."""
         return cls.load(default_table_paths())
 
+    def example(self, intent: Intent, platform: Platform) -> str | None:
+        """The intent's command with its slot defaults, for use as a worked example; None when a
+        slot the intent requires has no default (the command would be incomplete) or the intent
+        does not apply to the platform."""
+        if intent.os and platform.os not in intent.os:
+            return None
+        template = intent.command_for(platform.userland)
+        if template is None:
+            return None
+        required = {alt[0][1:-1] for group in intent.require if len(group) == 1 for alt in group if alt[0].startswith("{")}
+        filled: dict[str, SlotValue] = {}
+        for spec in intent.slots:
+            value = default_value(spec)
+            if value is None and spec.name in required:
+                return None
+            if value is not None:
+                filled[spec.name] = value
+        return self._render(template, filled)
+
     def match(self, request: str, platform: Platform) -> StaticMatch | None:
         """The best intent's command for the request, or None when none is sure enough."""
         if len(request) > MAX_REQUEST_CHARS:

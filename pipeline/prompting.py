@@ -1,0 +1,164 @@
+"""The context a small model needs to get a command right, and the prompts built from it.
+
+A 0.5B model alone picks the wrong utility, drops constraint flags and invents placeholder
+paths. The prompt gives it what it cannot know: the platform and shell, which utilities are
+installed, the man-page one-liners (`whatis`) of the utilities likely to matter, and worked
+examples retrieved from the static table by word overlap with the request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Sequence
+
+from pipeline.backends.base import Prompt
+from pipeline.lint import Finding, is_installed
+from pipeline.passthrough import vocabulary
+from pipeline.static.table import StaticTable
+from pipeline.static.vocab import FILLERS
+from pipeline.values import Platform
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9+._-]*")
+_WHATIS_LINE = re.compile(r"^(\S+) \(\d\w*\)\s+- (.+)$")
+
+
+@functools.cache
+def installed_utilities() -> tuple[str, ...]:
+    """The common utilities (configs/utilities.toml) installed on this machine, detected once."""
+    return tuple(sorted(name for name in vocabulary().commands if is_installed(name)))
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in FILLERS]
+
+
+class ExampleIndex:
+    """Static-table intents rendered as (request, command) examples, searchable by word overlap."""
+
+    def __init__(self, table: StaticTable, platform: Platform) -> None:
+        self.entries: list[tuple[str, str, frozenset[str]]] = []
+        for intent in table.intents:
+            command = table.example(intent, platform)
+            if command is None:
+                continue
+            vocab = set(_words(intent.summary))
+            for group in intent.require:
+                for alternative in group:
+                    vocab.update(w for w in alternative if not w.startswith("{"))
+            vocab.update(intent.words)
+            self.entries.append((intent.summary, command, frozenset(vocab) - FILLERS))
+        counts = Counter(word for _, _, vocab in self.entries for word in vocab)
+        total = max(1, len(self.entries))
+        self.weight = {word: math.log(1 + total / n) for word, n in counts.items()}
+
+    def nearest(self, request: str, k: int) -> tuple[tuple[str, str], ...]:
+        """The `k` examples sharing the most (rarity-weighted) words with the request."""
+        words = set(_words(request))
+        scored = []
+        for summary, command, vocab in self.entries:
+            overlap = sum(self.weight.get(w, 0.0) for w in words & vocab)
+            if overlap > 0:
+                scored.append((overlap, summary, command))
+        scored.sort(key=lambda item: -item[0])
+        return tuple((summary, command) for _, summary, command in scored[:k])
+
+
+_INDEXES: dict[tuple[int, Platform], ExampleIndex] = {}
+
+
+def example_index(table: StaticTable, platform: Platform) -> ExampleIndex:
+    """The example index for a table and platform, built once per process."""
+    key = (id(table), platform)
+    if key not in _INDEXES:
+        _INDEXES[key] = ExampleIndex(table, platform)
+    return _INDEXES[key]
+
+
+@functools.cache
+def _whatis(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    binary = shutil.which("whatis")
+    if binary is None or not names:
+        return ()
+    try:
+        done = subprocess.run([binary, "-l", *names], capture_output=True, text=True, timeout=2)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    found: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        if (m := _WHATIS_LINE.match(line.strip())) and m.group(1) in names:
+            found.setdefault(m.group(1), m.group(2).strip())
+    return tuple(found.items())
+
+
+def utility_summaries(request: str, examples: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Man-page one-liners for the utilities the examples use and the request names."""
+    candidates: list[str] = []
+    for _, command in examples:
+        first = command.split()[0] if command.split() else ""
+        if first and first not in candidates:
+            candidates.append(first)
+    known = vocabulary().commands
+    for word in _words(request):
+        if word in known and word not in candidates:
+            candidates.append(word)
+    return _whatis(tuple(c for c in candidates[:8] if is_installed(c)))
+
+
+def _system_text(platform: Platform, installed: Sequence[str], summaries: Sequence[tuple[str, str]]) -> str:
+    lines = [
+        "You turn a request into one POSIX shell command.",
+        f"Platform: {platform.os}, {platform.userland.value.upper()} utilities, shell {platform.shell.value}; "
+        "the command runs in the current directory.",
+        'Answer with JSON only: {"cmd": "<command>"}.',
+        "Rules:",
+        "- One command line; pipes and && are fine.",
+        "- Use . for the current directory. Never invent placeholder paths such as /path/to/dir;"
+        " use file and directory names exactly as the request gives them.",
+        "- Pick the utility that fits the request; use find only to search for files by name, type, size or time.",
+        "- Keep every constraint the request states (file type, size, time, count, order).",
+        "- With find -exec, end with {} + rather than \\;.",
+        "- Quote patterns with * or ? in single quotes.",
+        "- Do not add sudo unless the request asks for it.",
+        f"Installed utilities: {', '.join(installed)}.",
+    ]
+    if summaries:
+        lines.append("Relevant utilities:")
+        lines.extend(f"- {name}: {summary}" for name, summary in summaries)
+    return "\n".join(lines)
+
+
+def _turn(command: str) -> str:
+    return json.dumps({"cmd": command})
+
+
+def build_prompt(
+    request: str,
+    platform: Platform,
+    installed: Sequence[str],
+    examples: Sequence[tuple[str, str]],
+    summaries: Sequence[tuple[str, str]],
+) -> Prompt:
+    """The generation prompt: system rules and context, retrieved examples, then the request."""
+    return Prompt(
+        system=_system_text(platform, installed, summaries),
+        user=request,
+        examples=tuple((asked, _turn(command)) for asked, command in examples),
+    )
+
+
+def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> Prompt:
+    """The prompt for one repair round: the first answer and the concrete problems found in it."""
+    problems = "\n".join(f"- {f.message}" for f in findings)
+    return Prompt(
+        system=prompt.system,
+        examples=(*prompt.examples, (prompt.user, _turn(command))),
+        user=f"That command has problems:\n{problems}\nReply with a corrected command for the same request, as JSON.",
+        max_command_chars=prompt.max_command_chars,
+        max_tokens=prompt.max_tokens,
+    )
