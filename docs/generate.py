@@ -92,7 +92,7 @@ def configuration_reference() -> str:
     for name, spec in KEYS.items():
         value = defaults[name]
         shown = ", ".join(value) if isinstance(value, tuple) else value
-        shown = str(shown).lower() if isinstance(shown, bool) else (shown or "(none)")
+        shown = str(shown).lower() if isinstance(shown, bool) else ("(none)" if shown in ("", None) else shown)
         rows.append(f"| `{name}` | `{spec.env_var}` | `{shown}` | {spec.help} |")
     return "\n".join(
         [
@@ -116,7 +116,8 @@ def configuration_reference() -> str:
             *rows,
             "",
             "List values (`extra_static_tables`, `extra_safety_rules`) are TOML arrays in the file and",
-            f"`{os.pathsep}`-separated paths in the environment. The defaults file is `{DEFAULTS_FILE.relative_to(DOCS.parent)}`.",
+            f"`{os.pathsep}`-separated paths in the environment; `fallback` is a TOML array in the file and",
+            f"comma-separated in the environment. The defaults file is `{DEFAULTS_FILE.relative_to(DOCS.parent)}`.",
             "",
         ]
     )

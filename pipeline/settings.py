@@ -72,6 +72,57 @@ def _paths(value: Any) -> tuple[str, ...]:
     raise ValueError("must be a list of file paths")
 
 
+def _number(value: Any) -> float:
+    if isinstance(value, bool):  # TOML's true is not a number of seconds
+        raise ValueError("must be a number")
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be a number") from None
+    return number
+
+
+def _seconds(value: Any) -> float:
+    number = _number(value)
+    if not 0 < number <= 3600:
+        raise ValueError("must be a number of seconds above 0 and at most 3600")
+    return number
+
+
+def _count(value: Any) -> int:
+    number = _number(value)
+    if number != int(number) or number < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return int(number)
+
+
+def _optional_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value.strip()
+
+
+def _http_url(value: Any) -> str:
+    text = _text(value).rstrip("/")
+    if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
+        raise ValueError("must be an http:// or https:// URL")
+    return text
+
+
+BACKENDS = ("llama_cpp", "vllm")
+
+
+def _backends(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):  # from the environment: comma-separated
+        value = [part for part in (p.strip() for p in value.split(",")) if part]
+    if not isinstance(value, list) or not all(isinstance(b, str) for b in value):
+        raise ValueError(f"must be a list of backends ({', '.join(BACKENDS)})")
+    names = tuple(b.strip().lower() for b in value)
+    if any(name not in BACKENDS for name in names):
+        raise ValueError(f"each backend must be one of {', '.join(BACKENDS)}")
+    return names
+
+
 @dataclass(frozen=True)
 class KeySpec:
     """One setting: its dotted name, how to parse it, and what it means."""
@@ -91,8 +142,19 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("safety", _choice(*(s.value for s in SafetyLevel)), "safety level: strict, moderate or permissive"),
         KeySpec("shell", _choice("auto", *(s.value for s in Shell)), "target shell: auto, sh, bash, zsh, dash or ksh"),
         KeySpec("userland", _choice("auto", *(u.value for u in Userland)), "utilities flavour: auto, gnu or bsd"),
-        KeySpec("backend", _choice("llama_cpp", "vllm", "none"), "model backend: llama_cpp, vllm or none"),
+        KeySpec("backend", _choice(*BACKENDS, "none"), "model backend: llama_cpp, vllm or none"),
+        KeySpec("fallback", _backends, "backends to try, in order, when the first one fails"),
         KeySpec("model", _text, "model name from the catalogue, or a GGUF file path"),
+        KeySpec("generation.timeout_s", _seconds, "time budget of one request to the language models, in seconds"),
+        KeySpec("generation.retries", _count, "retries of a backend after a failure that may pass (timeout, bad reply)"),
+        KeySpec("llama_cpp.n_ctx", _count, "llama.cpp context size in tokens (0: the model's own)"),
+        KeySpec("llama_cpp.threads", _count, "llama.cpp CPU threads (0: automatic)"),
+        KeySpec("vllm.mode", _choice("http", "local"), "vllm backend: http (a vLLM server) or local (in-process, GPU)"),
+        KeySpec("vllm.base_url", _http_url, "the vLLM server's base URL (OpenAI-compatible API)"),
+        KeySpec("vllm.model", _optional_text, "model the vLLM server serves (empty: its only model); for local mode, a model id or folder"),
+        KeySpec("vllm.api_key", _optional_text, "API key for the vLLM server (empty: none)"),
+        KeySpec("vllm.timeout_s", _seconds, "seconds to wait for the vLLM server on one HTTP request"),
+        KeySpec("vllm.retries", _count, "retries of an HTTP request the vLLM server could not take (refused, 5xx)"),
         KeySpec("output", _choice(*(o.value for o in OutputFormat)), "output format: plain, json or yaml"),
         KeySpec("extra_static_tables", _paths, "extra static-match table files"),
         KeySpec("extra_safety_rules", _paths, "extra safety-rule files"),

@@ -103,6 +103,29 @@ def dag(
     return draw_dag(output=output, config=config)
 
 
+@app.command("eval")
+def eval_(
+    suites: Annotated[list[Path], typer.Argument(help="JSON-lines suites, e.g. ../shared/cases/beta_test_cases.jsonl.")],
+    mode: Annotated[
+        str, typer.Option("--mode", help="pipeline (everything caro does) or model (the bare model, as a baseline).")
+    ] = "pipeline",
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N cases.")] = None,
+    failures: Annotated[bool, typer.Option("--failures", help="List every failing case.")] = False,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Run request suites through the pipeline and report pass rates per category and source."""
+    from pipeline.cli.evaluate import run_eval
+
+    if mode not in ("pipeline", "model"):
+        from pipeline.errors import usage_error
+
+        raise usage_error("--mode must be pipeline or model")
+    return run_eval(suites=suites, mode=mode, limit=limit, show_failures=failures, output=output, config=config)
+
+
 from pipeline.cli.config import config_app  # noqa: E402  (registered after the commands above)
+from pipeline.cli.model import model_app  # noqa: E402
 
 app.add_typer(config_app, name="config")
+app.add_typer(model_app, name="model")
