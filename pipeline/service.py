@@ -63,11 +63,15 @@ class Caro:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Caro:
-        """A pipeline configured from effective settings."""
+        """A pipeline configured from effective settings (backends are built, models load on first use)."""
+        from pipeline.backends.chain import build_chain
+
         return cls(
             backend=settings["backend"],
             extra_static_tables=settings["extra_static_tables"],
             extra_safety_rules=settings["extra_safety_rules"],
+            llm_chain=build_chain(settings.values),
+            generation_timeout_s=settings["generation.timeout_s"],
         )
 
     def handle(self, request: str, options: RequestOptions = RequestOptions()) -> Result:

@@ -33,3 +33,6 @@ def caro():
 def caro_executable() -> str:
     """The installed `caro` console script of this environment."""
     return str(Path(sys.executable).parent / "caro")
+
+
+from tests.tiny_model import tiny_model_required  # noqa: E402,F401  (a fixture the model tests use)

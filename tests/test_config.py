@@ -83,3 +83,14 @@ def test_reset_without_a_terminal_needs_yes(capsys, caro_home: Path, monkeypatch
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert main(["config", "reset"]) == ExitCode.DECLINED
     assert (caro_home / "config.toml").exists()
+
+
+def test_the_api_key_is_never_printed(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("CARO_VLLM_API_KEY", "sk-secret-1234")
+    assert main(["config", "get", "vllm.api_key"]) == 0
+    assert main(["config", "show"]) == 0
+    assert main(["config", "show", "--output", "json"]) == 0
+    assert main(["config", "set", "vllm.api_key", "sk-other-5678"]) == 0
+    captured = capsys.readouterr()
+    assert "sk-secret" not in captured.out + captured.err and "sk-other" not in captured.out + captured.err
+    assert "****" in captured.out

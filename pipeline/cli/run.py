@@ -9,7 +9,35 @@ from pipeline.cli.common import emit_data, read_text, settings_from
 from pipeline.errors import ExitCode
 from pipeline.execute import Plan, decide, run_command
 from pipeline.settings import OutputFormat, Settings
-from pipeline.values import Action, Outcome, Result, Risk, SafetyLevel, Shell
+from pipeline.values import Action, GenerationErrorKind, Outcome, Result, Risk, SafetyLevel, Shell
+
+
+def _missing_model(result: Result) -> bool:
+    """Whether the request failed only because the embedded model has not been pulled yet."""
+    errors = (*result.backend_failures, result.generation_error)
+    return result.outcome is Outcome.NO_COMMAND and any(
+        e is not None and e.backend == "llama_cpp" and e.kind is GenerationErrorKind.NOT_FOUND for e in errors
+    )
+
+
+def _pull_configured_model(settings: Settings, verbose: bool) -> bool:
+    """Pull the configured catalogue model, with the progress bar on stderr; False when it is not a catalogue name."""
+    from pipeline.cli.progress import PullBar, megabytes
+    from pipeline.models import store
+    from pipeline.models.catalogue import load_catalogue
+    from pipeline.paths import state_paths
+
+    catalogue = load_catalogue()
+    if settings["model"] not in catalogue:
+        return False
+    entry = catalogue.get(settings["model"])
+    bar = PullBar(entry)
+    try:
+        store.pull(entry.name, state_paths().models_dir, progress=bar, catalogue=catalogue, verbose=verbose)
+    finally:
+        bar.close()
+    _say(f"caro: model {entry.name} downloaded and verified ({megabytes(entry.size)}, sha256 ok)")
+    return True
 
 
 def _pipeline(settings: Settings):  # -> (Caro, RequestOptions); imported here: Hamilton is heavy
@@ -81,6 +109,10 @@ def run_request(
     text = read_text(words, prompt)
     caro, options = _pipeline(settings)
     result = caro.handle(text, options)
+    if _missing_model(result) and _pull_configured_model(settings, verbose):
+        # The first request that needs the default model fetches it, then is answered.
+        caro, options = _pipeline(settings)
+        result = caro.handle(text, options)
     fmt = settings.output
     decision = decide(result, execute=execute, yes=yes, dry_run=dry_run, interactive=_interactive(fmt))
     if verbose:
