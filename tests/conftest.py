@@ -19,6 +19,10 @@ def caro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     home = tmp_path / "caro-home"
     monkeypatch.setenv("CARO_HOME", str(home))
+    # Tests never download: a pull can only use what a test provides with --find-links.
+    monkeypatch.setenv("CARO_PIP_ARGS", "--no-index")
+    # Without a model unless a test asks for one, so "no static match" is a quick, known outcome.
+    monkeypatch.setenv("CARO_BACKEND", "none")
     return home
 
 

