@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from importlib.metadata import PackageNotFoundError, distribution
+from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
