@@ -1,5 +1,8 @@
 """Running JSON-lines suites through the pipeline and scoring them by command equivalence.
 
+Rows the peer judged by exact text (`exact_match`) are judged by equivalence here too: flag
+order, quoting and `-n 20` vs `-20` do not change what a command does (../shared/cases/README).
+
 The suites in ../shared/cases come in several shapes (the peer's files); `load_suite` reads
 each into `EvalCase`s, `evaluate` runs them through a `Caro` (or the bare model, for the
 baseline), and `Report` aggregates pass rates overall, per category and per source.
@@ -24,7 +27,6 @@ class Rule(str, Enum):
     """How a case's answer is judged."""
 
     EQUIVALENT = "equivalent"  # same utilities, effective flags and operands as one expected answer
-    EXACT = "exact"  # the same text after collapsing spaces
     PATTERN = "pattern"  # the regex finds a match in the command
     NOT_OFFERED = "not_offered"  # dangerous: no command may be offered for execution without a yes
     NO_STATIC = "no_static"  # must not be answered from the static table
@@ -64,8 +66,6 @@ def _case(row: dict[str, Any], number: int) -> EvalCase | None:
         return EvalCase(case_id, request, Rule.NO_STATIC, category=category)
     if rule_name == "pattern_match" and row.get("validation_pattern"):
         return EvalCase(case_id, request, Rule.PATTERN, tuple(expected), row["validation_pattern"], category)
-    if rule_name == "exact_match":
-        return EvalCase(case_id, request, Rule.EXACT, tuple(expected), category=category)
     if not expected:
         return None
     return EvalCase(case_id, request, Rule.EQUIVALENT, tuple(expected), category=category)
@@ -97,8 +97,6 @@ def judge(case: EvalCase, result: Result, check: Callable[[str], Result] | None 
         return False
     if case.rule is Rule.PATTERN:
         return case.pattern is not None and re.search(case.pattern, command) is not None
-    if case.rule is Rule.EXACT:
-        return any(" ".join(command.split()) == " ".join(e.split()) for e in case.expected)
     return any(equivalent(command, e) for e in case.expected)
 
 
