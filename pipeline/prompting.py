@@ -52,6 +52,7 @@ class ExampleIndex:
                 for alternative in group:
                     vocab.update(w for w in alternative if not w.startswith("{"))
             vocab.update(intent.words)
+            vocab.update(spec.type.value for spec in intent.slots)  # "text", "port", "file", ...
             self.entries.append((intent.summary, command, frozenset(vocab) - FILLERS))
         counts = Counter(word for _, _, vocab in self.entries for word in vocab)
         total = max(1, len(self.entries))
@@ -64,7 +65,11 @@ class ExampleIndex:
         for summary, command, vocab in self.entries:
             overlap = sum(self.weight.get(w, 0.0) for w in words & vocab)
             if overlap > 0:
-                scored.append((overlap, summary, command))
+                # An example whose summary says more than the request (a "blank" line count for a
+                # line count) would teach the wrong command: its extra words count against it.
+                extra = sum(self.weight.get(w, 0.0) for w in set(_words(summary)) - words)
+                if overlap - 0.25 * extra > 0:
+                    scored.append((overlap - 0.25 * extra, summary, command))
         scored.sort(key=lambda item: -item[0])
         return tuple((summary, command) for _, summary, command in scored[:k])
 
