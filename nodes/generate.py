@@ -7,7 +7,10 @@ returns an empty value when the request does not need a model, so the static pat
 
 from __future__ import annotations
 
-from pipeline.backends.base import BackendChain, Prompt, generate_with_fallback
+from hamilton.function_modifiers import config
+
+from pipeline.backends.base import Backend, BackendChain, Prompt, generate_with_fallback
+from pipeline.backends.chain import backend_for
 from pipeline.prompting import build_prompt, example_index, installed_utilities, utility_summaries
 from pipeline.static.table import StaticTable
 from pipeline.values import (
@@ -62,6 +65,37 @@ def generation_prompt(
     if not needs_model:
         return None
     return build_prompt(request_text, platform_profile, installed_tools, prompt_examples, tool_summaries)
+
+
+@config.when(llm_backend="llama_cpp")
+def primary_backend__llama_cpp(needs_model: bool, llm_settings: dict) -> Backend | None:
+    """The embedded llama.cpp model (loaded once per process, on first use)."""
+    return backend_for("llama_cpp", llm_settings) if needs_model else None
+
+
+@config.when(llm_backend="vllm")
+def primary_backend__vllm(needs_model: bool, llm_settings: dict) -> Backend | None:
+    """A vLLM server over its OpenAI-compatible API, or vLLM in process (`vllm.mode = "local"`)."""
+    return backend_for("vllm", llm_settings) if needs_model else None
+
+
+@config.when(llm_backend="none")
+def primary_backend__none() -> Backend | None:
+    """No model: requests the static table cannot answer get no command."""
+    return None
+
+
+def llm_chain(needs_model: bool, primary_backend: Backend | None, llm_settings: dict) -> BackendChain:
+    """The configured backend, then each fallback backend from the settings, each once."""
+    if not needs_model or primary_backend is None:
+        return BackendChain()
+    names = [primary_backend.name]
+    backends = [primary_backend]
+    for name in llm_settings.get("fallback", ()):
+        if name not in names and name != "none":
+            names.append(name)
+            backends.append(backend_for(name, llm_settings))
+    return BackendChain(tuple(backends), retries=llm_settings.get("generation.retries", 1))
 
 
 def llm_generation(generation_prompt: Prompt | None, llm_chain: BackendChain, generation_timeout_s: float) -> Generation:

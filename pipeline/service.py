@@ -8,7 +8,7 @@ many requests from one instance.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,6 +43,7 @@ class Caro:
         backend: str = "llama_cpp",
         extra_static_tables: Sequence[str | Path] = (),
         extra_safety_rules: Sequence[str | Path] = (),
+        llm_settings: Mapping[str, Any] | None = None,
         llm_chain: BackendChain | None = None,
         generation_timeout_s: float = 20.0,
     ) -> None:
@@ -57,20 +58,23 @@ class Caro:
             "safety rule", "extra_safety_rules", RuleSet.load, [default_rules_path(), *map(Path, extra_safety_rules)]
         )
         self.backend = backend
-        self.llm_chain = llm_chain or BackendChain()
+        # The backends are DAG nodes chosen by `backend` (@config.when); `llm_chain` replaces
+        # them wholesale (tests, benches) through Hamilton's overrides.
+        from pipeline.settings import default_values
+
+        self.llm_settings = {**default_values(), **(llm_settings or {}), "backend": backend}
+        self.llm_chain_override = llm_chain
         self.generation_timeout_s = generation_timeout_s
         self.driver = build_driver(backend)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Caro:
         """A pipeline configured from effective settings (backends are built, models load on first use)."""
-        from pipeline.backends.chain import build_chain
-
         return cls(
             backend=settings["backend"],
             extra_static_tables=settings["extra_static_tables"],
             extra_safety_rules=settings["extra_safety_rules"],
-            llm_chain=build_chain(settings.values),
+            llm_settings=settings.values,
             generation_timeout_s=settings["generation.timeout_s"],
         )
 
@@ -94,13 +98,22 @@ class Caro:
             "home_directory": options.home_directory or os.path.expanduser("~"),
             "static_table": self.static_table,
             "safety_rules": self.safety_rules,
-            "llm_chain": self.llm_chain,
+            "llm_settings": self.llm_settings,
             "generation_timeout_s": self.generation_timeout_s,
         }
 
     def _run(self, text: str, kind: TextKind, options: RequestOptions) -> Result:
-        outputs = self.driver.execute(["result"], inputs=self.inputs(text, kind, options))
+        overrides = {"llm_chain": self.llm_chain_override} if self.llm_chain_override is not None else None
+        outputs = self.driver.execute(["result"], inputs=self.inputs(text, kind, options), overrides=overrides)
         return outputs["result"]
+
+    def chain(self) -> BackendChain:
+        """The backend chain this pipeline asks when a request needs a model."""
+        if self.llm_chain_override is not None:
+            return self.llm_chain_override
+        from pipeline.backends.chain import build_chain
+
+        return build_chain(self.llm_settings)
 
 
 def _load(what: str, key: str, loader: Callable[[list[Path]], T], paths: list[Path]) -> T:

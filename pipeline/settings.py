@@ -231,6 +231,12 @@ class Settings:
         return None if value == "auto" else Userland(value)
 
 
+def default_values() -> dict[str, Any]:
+    """The settings from configs/defaults.toml alone, parsed (no user file, no environment)."""
+    defaults = _read_toml(DEFAULTS_FILE, what="defaults file")
+    return {name: _parse(spec, defaults[name], Layer.DEFAULT) for name, spec in KEYS.items() if name in defaults}
+
+
 def load_settings(
     config_file: Path,
     flags: Mapping[str, Any] | None = None,

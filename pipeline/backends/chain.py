@@ -92,18 +92,24 @@ def backend_names(settings: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def backend_for(
+    name: str, settings_values: Mapping[str, Any], *, model_path_resolver: ModelPathResolver = catalogue_model_path
+) -> Backend:
+    """One backend, configured from the settings (models load on first use)."""
+    if name == "llama_cpp":
+        return _llama_cpp(settings_values, model_path_resolver)
+    if name == "vllm":
+        return _vllm(settings_values)
+    raise ValueError(f"unknown backend {name!r}")  # settings validate the names: this is a bug
+
+
 def build_chain(
     settings_values: Mapping[str, Any],
     *,
     model_path_resolver: ModelPathResolver = catalogue_model_path,
 ) -> BackendChain:
     """The chain of backends the settings ask for (empty for `backend = "none"`)."""
-    backends: list[Backend] = []
-    for name in backend_names(settings_values):
-        if name == "llama_cpp":
-            backends.append(_llama_cpp(settings_values, model_path_resolver))
-        elif name == "vllm":
-            backends.append(_vllm(settings_values))
-        else:  # settings validate the names; an unknown one here is a bug
-            raise ValueError(f"unknown backend {name!r}")
-    return BackendChain(tuple(backends), retries=settings_values.get("generation.retries", 1))
+    backends = tuple(
+        backend_for(name, settings_values, model_path_resolver=model_path_resolver) for name in backend_names(settings_values)
+    )
+    return BackendChain(backends, retries=settings_values.get("generation.retries", 1))

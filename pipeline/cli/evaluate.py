@@ -28,9 +28,10 @@ def run_eval(*, suites: list[Path], mode: str, limit: int | None, show_failures:
         raise usage_error("the suites hold no request cases")
     caro = Caro.from_settings(settings)
     if mode == "model":
-        if not caro.llm_chain:
+        chain = caro.chain()
+        if not chain:
             raise usage_error("the model-only baseline needs a model backend", hint="caro config set backend llama_cpp")
-        report = evaluate(cases, bare_model(caro.llm_chain, caro.generation_timeout_s))
+        report = evaluate(cases, bare_model(chain, caro.generation_timeout_s))
     else:
         report = evaluate(cases, caro.handle, caro.check)
     data = {"mode": mode, "suites": [s.name for s in suites], **report.as_dict()}
