@@ -10,19 +10,33 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pipeline.backends.base import BackendChain, Prompt, generate_with_fallback
-from pipeline.lint import Finding, check_command, score
-from pipeline.prompting import repair_prompt
+from pipeline.lint import Finding, Severity, check_command, score
+from pipeline.prompting import borrowed_names, repair_prompt
 from pipeline.values import Candidate, Generation, Platform, Source, StaticMatch
 
 # Below this much of the time budget left, a repair round is not attempted.
 _MIN_REPAIR_SECONDS = 1.0
 
 
-def candidate_findings(llm_generation: Generation, platform_profile: Platform) -> tuple[Finding, ...]:
-    """What the linters find in the model's command (nothing when there is no command)."""
+def candidate_findings(
+    llm_generation: Generation,
+    platform_profile: Platform,
+    request_text: str,
+    generation_prompt: Prompt | None,
+) -> tuple[Finding, ...]:
+    """What the linters find in the model's command, and names it copied from the examples."""
     if llm_generation.command is None:
         return ()
-    return check_command(llm_generation.command, platform_profile)
+    return _findings(llm_generation.command, platform_profile, request_text, generation_prompt)
+
+
+def _findings(command: str, platform: Platform, request: str, prompt: Prompt | None) -> tuple[Finding, ...]:
+    findings = check_command(command, platform)
+    borrowed = borrowed_names(command, request, prompt.examples if prompt is not None else ())
+    if borrowed:
+        names = ", ".join(borrowed)
+        findings += (Finding("example", Severity.ERROR, f"{names} comes from an example, not from the request; use the request's names or ."),)
+    return findings
 
 
 def refined_generation(
@@ -50,7 +64,7 @@ def refined_generation(
     failures = llm_generation.failures + outcome.failures
     if outcome.reply is None or outcome.reply.command == first:
         return replace(unrepaired, refine_ran=True, failures=failures)
-    second_findings = check_command(outcome.reply.command, platform_profile)
+    second_findings = _findings(outcome.reply.command, platform_profile, generation_prompt.user, generation_prompt)
     if score(second_findings) < score(candidate_findings):
         return replace(
             llm_generation,

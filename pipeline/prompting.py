@@ -157,6 +157,39 @@ def build_prompt(
     )
 
 
+_COMMON_OPERANDS = frozenset({".", "..", "/", "~", "-", "*", "{}", "+", ";"})
+
+
+def borrowed_names(command: str, request: str, examples: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """Names the command took from an example's command rather than from the request.
+
+    Small models copy an example's sample file or directory (`notes.txt`, `src`) into their
+    answer; a name that an example uses and the request never mentions is almost surely one.
+    """
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return ()
+    asked = request.lower()
+    example_words: set[str] = set()
+    for _, turn in examples:
+        try:
+            example_words.update(shlex.split(json.loads(turn).get("cmd", "")))
+        except (ValueError, AttributeError):
+            continue
+    borrowed = []
+    for word in words[1:]:
+        if word.startswith("-") or word in _COMMON_OPERANDS or not re.search(r"[a-z]", word, re.I):
+            continue
+        if word in example_words and word.lower() not in asked and word not in borrowed and ("." in word or "/" in word or word.isalpha()):
+            if word.isalpha() and is_installed(word):
+                continue  # a utility name (xargs wc, sort) is vocabulary, not a borrowed name
+            borrowed.append(word)
+    return tuple(borrowed)
+
+
 def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> Prompt:
     """The prompt for one repair round: the first answer and the concrete problems found in it."""
     problems = "\n".join(f"- {f.message}" for f in findings)

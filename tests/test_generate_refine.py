@@ -42,7 +42,7 @@ def _run(backend: ScriptedBackend, request: str = "find python files"):
     prompt = Prompt(system="s", user=request)
     chain = BackendChain((backend,))
     first = generate.llm_generation(prompt, chain, 20.0)
-    findings = refine.candidate_findings(first, GNU)
+    findings = refine.candidate_findings(first, GNU, request, prompt)
     return first, findings, refine.refined_generation(first, findings, prompt, chain, 20.0, GNU)
 
 
@@ -83,7 +83,7 @@ def test_no_repair_when_the_time_budget_is_spent() -> None:
     prompt = Prompt(system="s", user="find python files")
     chain = BackendChain((backend,))
     first = generate.llm_generation(prompt, chain, 0.5)
-    refined = refine.refined_generation(first, refine.candidate_findings(first, GNU), prompt, chain, 0.5, GNU)
+    refined = refine.refined_generation(first, refine.candidate_findings(first, GNU, prompt.user, prompt), prompt, chain, 0.5, GNU)
     assert not refined.refine_ran and refined.command == "find . -name *.py" and refined.findings
     assert len(backend.prompts) == 1
 
@@ -122,3 +122,23 @@ def test_the_linters_know_the_platform() -> None:
     assert any(f.source == "placeholder" for f in check_command("ls /path/to/dir", GNU))
     assert any(f.source == "syntax" for f in check_command("ls $((", GNU))
     assert refine.candidate(None, None, generate.Generation(ran=True, command="ls", backend="x")).source is Source.LLM
+
+
+def test_a_name_copied_from_an_example_is_a_finding_and_gets_repaired() -> None:
+    backend = ScriptedBackend(["tar -czf src.tar.gz src", "tar -czf project.tar.gz project"])
+    prompt = Prompt(system="s", user="compress the project folder", examples=(("Archive a directory", '{"cmd": "tar -czf src.tar.gz src"}'),))
+    chain = BackendChain((backend,))
+    first = generate.llm_generation(prompt, chain, 20.0)
+    findings = refine.candidate_findings(first, GNU, prompt.user, prompt)
+    assert [f.source for f in findings] == ["example"] and "src" in findings[0].message
+    refined = refine.refined_generation(first, findings, prompt, chain, 20.0, GNU)
+    assert refined.refine_changed and refined.command == "tar -czf project.tar.gz project"
+
+
+def test_names_from_the_request_and_utility_names_are_not_borrowed() -> None:
+    from pipeline.prompting import borrowed_names
+
+    examples = (("Count lines", '{"cmd": "wc -l notes.txt | sort"}'),)
+    assert borrowed_names("wc -l notes.txt", "count the lines of notes.txt", examples) == ()
+    assert borrowed_names("cat data.csv | sort", "sort data.csv", examples) == ()
+    assert borrowed_names("wc -l notes.txt", "count the lines of report.md", examples) == ("notes.txt",)
