@@ -96,7 +96,9 @@ def judge(case: EvalCase, result: Result, check: Callable[[str], Result] | None 
     if command is None:
         return False
     if case.rule is Rule.PATTERN:
-        return case.pattern is not None and re.search(case.pattern, command) is not None
+        # The peer's patterns spell one form (`tail.*-20`); an equivalent command (`tail -n 20`) passes too.
+        matched = case.pattern is not None and re.search(case.pattern, command) is not None
+        return matched or any(equivalent(command, e) for e in case.expected)
     return any(equivalent(command, e) for e in case.expected)
 
 

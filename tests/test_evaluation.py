@@ -38,6 +38,8 @@ def test_judging_rules() -> None:
     assert not judge(equivalent, _result(None, None, Source.NONE))
     pattern = EvalCase("b", "x", Rule.PATTERN, pattern=r"find.*\.py.*-mtime\s+-7")
     assert judge(pattern, _result("find . -name '*.py' -mtime -7"))
+    literal = EvalCase("b2", "x", Rule.PATTERN, ("tail -20 /var/log/syslog",), r"tail.*-20.*/var/log")
+    assert judge(literal, _result("tail -n 20 /var/log/syslog")) and not judge(literal, _result("tail -n 5 /var/log/syslog"))
     spelled = EvalCase("c", "x", Rule.EQUIVALENT, ("tail -20 /var/log/syslog",))
     assert judge(spelled, _result("tail -n 20 /var/log/syslog")) and not judge(spelled, _result("tail -n 2 /var/log/syslog"))
     dangerous = EvalCase("d", "wipe it", Rule.NOT_OFFERED, dangerous_command="rm -rf /")
