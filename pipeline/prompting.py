@@ -168,6 +168,10 @@ def borrowed_names(command: str, request: str, examples: Sequence[tuple[str, str
     """
     import shlex
 
+    # A request that names nothing ("count lines in file") leaves the model no better name to
+    # use; sending it back then only makes it mangle the example's (measured: file.txt -> .file.txt).
+    if not re.search(r"[./~'\"]\S|\S\.[a-z0-9]", request, re.I):
+        return ()
     try:
         words = shlex.split(command)
     except ValueError:

@@ -126,7 +126,7 @@ def test_the_linters_know_the_platform() -> None:
 
 def test_a_name_copied_from_an_example_is_a_finding_and_gets_repaired() -> None:
     backend = ScriptedBackend(["tar -czf src.tar.gz src", "tar -czf project.tar.gz project"])
-    prompt = Prompt(system="s", user="compress the project folder", examples=(("Archive a directory", '{"cmd": "tar -czf src.tar.gz src"}'),))
+    prompt = Prompt(system="s", user="compress the ./project folder", examples=(("Archive a directory", '{"cmd": "tar -czf src.tar.gz src"}'),))
     chain = BackendChain((backend,))
     first = generate.llm_generation(prompt, chain, 20.0)
     findings = refine.candidate_findings(first, GNU, prompt.user, prompt)
@@ -142,3 +142,4 @@ def test_names_from_the_request_and_utility_names_are_not_borrowed() -> None:
     assert borrowed_names("wc -l notes.txt", "count the lines of notes.txt", examples) == ()
     assert borrowed_names("cat data.csv | sort", "sort data.csv", examples) == ()
     assert borrowed_names("wc -l notes.txt", "count the lines of report.md", examples) == ("notes.txt",)
+    assert borrowed_names("wc -l notes.txt", "count the lines in a file", examples) == ()  # nothing named
