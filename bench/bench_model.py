@@ -19,12 +19,12 @@ import time
 REQUESTS = [
     "print the current date in ISO 8601 format",
     "print the 10th line of notes.txt",
-    "show my current shell",
     "list environment variables that contain PATH",
-    "print the first column of data.csv",
-    "show how long the system has been running",
-    "count the words in README.md",
-    "print the number of files in this folder",
+    "print lines 5 to 10 of notes.txt",
+    "replace tabs with commas in data.tsv and print the result",
+    "print the weekday of 2024-01-01",
+    "show the numbers from 1 to 20 in reverse",
+    "print my user id and group id",
 ]
 
 
@@ -59,6 +59,9 @@ def main() -> None:
         prompt = caro.driver.execute(["generation_prompt"], inputs=caro.inputs(request, TextKind.REQUEST, RequestOptions()))[
             "generation_prompt"
         ]
+        if prompt is None:
+            print(f"skipped (answered by the static table): {request}")
+            continue
         bare(prompt)  # warm the prompt cache path alike for both
         pipe_times, bare_times, repaired = [], [], False
         for _ in range(args.runs):  # interleaved so drift hits both alike
