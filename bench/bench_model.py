@@ -79,6 +79,7 @@ def main() -> None:
         print(f"{request[:48]:<48} {pipe:>10.3f} {bare_s:>8.3f} {pipe / bare_s:>6.2f} {'yes' if repaired else 'no'}")
     total_pipe, total_bare = sum(r[1] for r in rows), sum(r[2] for r in rows)
     print(f"all requests: pipeline {total_pipe:.2f} s, bare {total_bare:.2f} s, ratio {total_pipe / total_bare:.2f}")
+    print(f"median per-request ratio: {statistics.median(r[1] / r[2] for r in rows):.2f}")
     plain = [r for r in rows if not r[3]]
     if plain:
         p, b = sum(r[1] for r in plain), sum(r[2] for r in plain)
