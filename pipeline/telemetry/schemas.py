@@ -1,0 +1,275 @@
+"""The schemas of the telemetry tables, one pandera model per event type, and the validator.
+
+No column holds free text: every text column is either one of a closed set of values or a
+fixed format (hex session id, UTC timestamp, release version); lists are canonical JSON arrays
+whose items come from a closed set. `validate_events` drops every row that breaks a schema or
+contains a fragment of the request's sensitive context, and counts what it dropped by type.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import NamedTuple
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from pandera.typing import Series
+
+from pipeline.telemetry.events import (
+    CONFIGURABLE_BACKENDS,
+    SCHEMA_VERSION,
+    Arch,
+    Backend,
+    EventType,
+    GenerationFailure,
+    OsFamily,
+    _Event,
+    _plain,
+)
+from pipeline.telemetry.privacy import Needles, SensitiveContext, leak_free
+from pipeline.values import Action, Category, GenerationErrorKind, Outcome, Risk, SafetyLevel
+
+SESSION_ID_RE = "^[0-9a-f]{32}$"
+TS_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z$"
+# A release version: PEP 440 without a local label (`+...` may carry a branch or host name)
+# and with at most three numbers, so that it cannot hold an IPv4 address.
+VERSION_RE = r"^[0-9]{1,4}(\.[0-9]{1,4}){1,2}((a|b|rc)[0-9]{1,4})?(\.post[0-9]{1,4})?(\.dev[0-9]{1,6})?$"
+# Bounds that no real duration reaches (a week), so a number smuggled into one stands out.
+MAX_DURATION_MS = 7 * 24 * 3600 * 1000
+# The event type under which rows of no known type are counted (their own value is not stored).
+UNKNOWN_TYPE = "unknown"
+
+
+def _values(enum: Iterable[object]) -> list[str]:
+    return [getattr(e, "label", None) or e.value for e in enum]  # type: ignore[attr-defined]
+
+
+def _is_date(text: object) -> bool:
+    try:
+        date.fromisoformat(text)  # type: ignore[arg-type]
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _canonical_lists(column: Series[str], allowed: frozenset[str]) -> Series[bool]:
+    """Per value, whether it is a canonical list of `allowed` items (each distinct value judged once)."""
+    try:
+        verdicts = {v: _is_canonical_list(v, allowed) for v in column.unique()}
+    except TypeError:  # an unhashable value: judge every row
+        return column.map(lambda v: _is_canonical_list(v, allowed)).astype(bool)
+    return column.map(verdicts).astype(bool)
+
+
+def _is_canonical_list(value: object, allowed: frozenset[str]) -> bool:
+    """True for a JSON array of distinct allowed strings in canonical (sorted, compact) form."""
+    if not isinstance(value, str):
+        return False
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return False
+    return (
+        isinstance(items, list)
+        and all(isinstance(i, str) and i in allowed for i in items)
+        and value == json.dumps(sorted(set(items)), separators=(",", ":"))
+    )
+
+
+class EventRow(pa.DataFrameModel):
+    """Columns every event row has."""
+
+    event_type: Series[str] = pa.Field(isin=_values(EventType))
+    session_id: Series[str] = pa.Field(str_matches=SESSION_ID_RE, str_length={"min_value": 32, "max_value": 32})
+    # Fixed length too: `$` also matches before a trailing newline.
+    ts: Series[str] = pa.Field(str_matches=TS_RE, str_length={"min_value": 24, "max_value": 24})
+    schema_version: Series[int] = pa.Field(ge=1, le=SCHEMA_VERSION)
+
+    @pa.check("ts", name="real_date")
+    def _real_date(cls, ts: Series[str]) -> Series[bool]:
+        # The pattern bounds each part; only the day of the month needs a calendar (no Feb 30).
+        # A batch spans few days, so each distinct date is checked once.
+        dates = ts.str.slice(0, 10)
+        try:
+            verdicts = {d: _is_date(d) for d in dates.unique()}
+        except TypeError:
+            return dates.map(_is_date).astype(bool)
+        return dates.map(verdicts).astype(bool)
+
+    class Config:
+        strict = True
+
+
+class SessionStartRow(EventRow):
+    """A `session_start` row."""
+
+    event_type: Series[str] = pa.Field(isin=[EventType.SESSION_START.value])
+    caro_version: Series[str] = pa.Field(str_matches=VERSION_RE, str_length={"max_value": 40})
+    os: Series[str] = pa.Field(isin=_values(OsFamily))
+    arch: Series[str] = pa.Field(isin=_values(Arch))
+    backends: Series[str]
+    safety_level: Series[str] = pa.Field(isin=_values(SafetyLevel))
+
+    @pa.check("caro_version", name="single_line")
+    def _single_line(cls, version: Series[str]) -> Series[bool]:
+        return ~version.str.contains("\n", regex=False)
+
+    @pa.check("backends", name="configurable_backends")
+    def _backends(cls, backends: Series[str]) -> Series[bool]:
+        return _canonical_lists(backends, frozenset(_values(CONFIGURABLE_BACKENDS)))
+
+
+class CommandGenerationRow(EventRow):
+    """A `command_generation` row."""
+
+    event_type: Series[str] = pa.Field(isin=[EventType.COMMAND_GENERATION.value])
+    backend: Series[str] = pa.Field(isin=_values(Backend))
+    duration_ms: Series[int] = pa.Field(ge=0, le=MAX_DURATION_MS)
+    success: Series[bool]
+    error_category: Series[str] = pa.Field(isin=_values(GenerationFailure), nullable=True)
+    refine_ran: Series[bool]
+    refine_changed: Series[bool]
+
+
+class SafetyValidationRow(EventRow):
+    """A `safety_validation` row."""
+
+    event_type: Series[str] = pa.Field(isin=[EventType.SAFETY_VALIDATION.value])
+    risk: Series[str] = pa.Field(isin=_values(Risk))
+    action: Series[str] = pa.Field(isin=_values(Action))
+    categories: Series[str]
+
+    @pa.check("categories", name="safety_categories")
+    def _categories(cls, categories: Series[str]) -> Series[bool]:
+        return _canonical_lists(categories, frozenset(_values(Category)))
+
+
+class BackendErrorRow(EventRow):
+    """A `backend_error` row."""
+
+    event_type: Series[str] = pa.Field(isin=[EventType.BACKEND_ERROR.value])
+    backend: Series[str] = pa.Field(isin=_values(Backend))
+    error_category: Series[str] = pa.Field(isin=_values(GenerationErrorKind))
+    recoverable: Series[bool]
+
+
+class SessionEndRow(EventRow):
+    """A `session_end` row."""
+
+    event_type: Series[str] = pa.Field(isin=[EventType.SESSION_END.value])
+    outcome: Series[str] = pa.Field(isin=_values(Outcome))
+    duration_ms: Series[int] = pa.Field(ge=0, le=MAX_DURATION_MS)
+    executed: Series[bool]
+
+
+MODELS: dict[str, type[EventRow]] = {
+    EventType.SESSION_START.value: SessionStartRow,
+    EventType.COMMAND_GENERATION.value: CommandGenerationRow,
+    EventType.SAFETY_VALIDATION.value: SafetyValidationRow,
+    EventType.BACKEND_ERROR.value: BackendErrorRow,
+    EventType.SESSION_END.value: SessionEndRow,
+}
+
+
+class ValidatedBatch(NamedTuple):
+    """A request's events after validation: the rows to store by type, and how many were dropped by type."""
+
+    rows: dict[str, list[dict[str, object]]]
+    dropped: dict[str, int]
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+    @property
+    def dropped_count(self) -> int:
+        return sum(self.dropped.values())
+
+
+def validate_events(
+    events: Iterable[_Event | Mapping[str, object]], sensitive: SensitiveContext
+) -> ValidatedBatch:
+    """The rows of `events` that pass their schema and the privacy check; the rest only counted.
+
+    Never raises for a bad row. Rows are grouped by type and by their set of keys, so a row
+    with an extra or a missing column fails as a whole group (the models are strict) without
+    dragging down well-formed rows of the same type. (Keys in another order make another
+    group, which validates the same way.)
+    """
+    needles = sensitive.needles()
+    groups: dict[tuple[str, tuple[str, ...]], list[dict[str, object]]] = defaultdict(list)
+    dropped: Counter[str] = Counter()
+    for event in events:
+        row = _row_of(event)
+        kind = row.get("event_type") if row is not None else None
+        if row is None or not isinstance(kind, str) or kind not in MODELS:
+            dropped[UNKNOWN_TYPE] += 1
+            continue
+        groups[(kind, tuple(row))].append(row)
+
+    valid: dict[str, list[dict[str, object]]] = defaultdict(list)
+    schemas = {kind: _schema(kind, needles) for kind in {kind for kind, _ in groups}}
+    for (kind, keys), rows in groups.items():
+        if set(keys) != set(schemas[kind].columns):
+            # Strict models refuse a frame with other columns whole; no need to ask pandera.
+            dropped[kind] += len(rows)
+            continue
+        bad = _failing_rows(schemas[kind], rows, list(range(len(rows))))
+        dropped[kind] += len(bad)
+        # No column coerces, so the rows that passed are stored exactly as they were checked.
+        valid[kind].extend(row for i, row in enumerate(rows) if i not in bad)
+    return ValidatedBatch({k: v for k, v in valid.items() if v}, {k: n for k, n in dropped.items() if n})
+
+
+def _row_of(event: object) -> dict[str, object] | None:
+    if isinstance(event, _Event):
+        return event.row()
+    if isinstance(event, Mapping) and all(isinstance(k, str) for k in event):
+        return {k: _plain(v) for k, v in event.items()}
+    return None
+
+
+def _schema(kind: str, needles: Needles) -> pa.DataFrameSchema:
+    """The model of `kind` as a schema, plus the privacy check for this request."""
+    base = MODELS[kind].to_schema()
+    privacy = pa.Check(lambda frame: leak_free(frame, needles), name="no_sensitive_values")
+    return pa.DataFrameSchema(
+        columns=base.columns, checks=[*base.checks, privacy], strict=base.strict, name=base.name, coerce=base.coerce
+    )
+
+
+# Failures that concern the frame's columns, not any row: every row of the group fails.
+_FRAME_CHECKS = {"column_in_schema", "column_in_dataframe"}
+
+
+def _failing_rows(schema: pa.DataFrameSchema, rows: list[dict[str, object]], index: list[int]) -> set[int]:
+    """The positions (among `index`) of the rows that fail `schema`.
+
+    Most failures name their row. A few do not (a column's dtype is wrong because some rows
+    hold the wrong type of value): then the named rows are set aside and the rest is halved
+    until the culprits are single rows. Each part is a new frame, so pandas infers its dtypes
+    afresh; this costs extra validations only when bad rows are present.
+    """
+    try:
+        whole = len(index) == len(rows)  # the first call: every row, in order
+        frame = pd.DataFrame(rows) if whole else pd.DataFrame([rows[i] for i in index], index=index)
+        schema.validate(frame, lazy=True)
+        return set()
+    except SchemaErrors as err:
+        cases = err.failure_cases
+    if cases["check"].isin(_FRAME_CHECKS).any() or len(index) == 1:
+        return set(index)
+    located = cases["index"].dropna()
+    named = {int(i) for i in located}
+    if len(located) == len(cases):
+        return named
+    rest = [i for i in index if i not in named]
+    if not rest:
+        return named
+    middle = max(1, len(rest) // 2)
+    halves = (rest[:middle], rest[middle:]) if len(rest) > 1 else (rest,)
+    return named.union(*(_failing_rows(schema, rows, part) for part in halves))
