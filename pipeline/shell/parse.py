@@ -21,7 +21,6 @@ characters gives text that can be parsed again (for `eval` and `sh -c`).
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,6 +34,7 @@ from pipeline.shell.words import (
     EXPR_MARK,
     PROCSUB_MARK,
     is_dynamic,
+    parser_safe,
     render_word,
 )
 
@@ -169,22 +169,9 @@ class _Ctx:
         return new
 
 
-# tree-sitter-bash 0.25.1's scanner crashes the process on some code points above U+2FFFF
-# (e.g. `{` followed by U+E0001; found by the hypothesis test). No shell syntax uses those
-# planes (private use, tags), so they are replaced before parsing by a character of the same
-# UTF-8 length; lone surrogates likewise. Byte offsets therefore still match the input.
-_UNSAFE = re.compile("[\ud800-\udfff\U00030000-\U0010ffff]")
-
-
-def _safe_char(match: re.Match[str]) -> str:
-    return "\ufffd" if match.group() <= "\udfff" else "\U00010000"
-
-
 def parse_script(command: str) -> Script:
     """Parse a command line and collect every simple command in it, however deeply nested."""
-    if _UNSAFE.search(command):
-        command = _UNSAFE.sub(_safe_char, command)
-    src = command.encode("utf-8")
+    src = parser_safe(command).encode("utf-8")
     tree = _parser().parse(src)
     walker = _Walker(src)
     walker.walk(tree.root_node)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import tree_sitter
 
 # Marks the parts of a word only the running shell can know. NUL can never occur in a real
@@ -159,3 +161,19 @@ def _take(text: str, start: int, limit: int, allowed: str) -> str:
     while end < len(text) and end - start < limit and text[end] in allowed:
         end += 1
     return text[start:end]
+
+
+# tree-sitter-bash 0.25.1's scanner crashes the process on some code points above U+2FFFF
+# (e.g. `{` followed by U+E0001; found by the hypothesis test). No shell syntax uses those
+# planes (private use, tags), so they are replaced before parsing by a character of the same
+# UTF-8 length; lone surrogates likewise. Byte offsets therefore still match the input.
+_UNSAFE = re.compile("[\ud800-\udfff\U00030000-\U0010ffff]")
+
+
+def _safe_char(match: re.Match[str]) -> str:
+    return "\ufffd" if match.group() <= "\udfff" else "\U00010000"
+
+
+def parser_safe(command: str) -> str:
+    """`command` with the code points that crash tree-sitter-bash replaced (same UTF-8 length)."""
+    return _UNSAFE.sub(_safe_char, command) if _UNSAFE.search(command) else command

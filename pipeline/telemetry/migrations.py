@@ -1,0 +1,57 @@
+"""The telemetry database's schema, evolved by named migrations applied every time it is opened.
+
+A new migration is a new function at the end (`m003_...`); an applied one is never edited.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("caro")
+
+
+@migrations()
+def m001_create_events(db: Database) -> None:
+    """The events table: common columns, then every type's own (nullable) columns."""
+    db["events"].create(
+        {
+            "id": int,
+            "event_type": str,
+            "ts": str,
+            "session_id": str,
+            "schema_version": int,
+            # session_start
+            "caro_version": str,
+            "os": str,
+            "arch": str,
+            "backends": str,
+            "safety_level": str,
+            # command_generation, backend_error
+            "backend": str,
+            "error_category": str,
+            # command_generation, session_end
+            "duration_ms": int,
+            "success": int,
+            "refine_ran": int,
+            "refine_changed": int,
+            # safety_validation
+            "risk": str,
+            "action": str,
+            "categories": str,
+            # backend_error
+            "recoverable": int,
+            # session_end
+            "outcome": str,
+            "executed": int,
+        },
+        pk="id",
+        not_null={"event_type", "ts", "session_id", "schema_version"},
+    )
+    db["events"].create_index(["event_type", "ts"], index_name="events_by_type_ts")
+    db["events"].create_index(["ts"], index_name="events_by_ts")
+
+
+@migrations()
+def m002_dropped_counts(db: Database) -> None:
+    """Rows that failed validation, counted by event type and nothing more."""
+    db["dropped"].create({"event_type": str, "count": int}, pk="event_type", not_null={"count"})
