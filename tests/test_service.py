@@ -71,3 +71,17 @@ def test_a_broken_user_table_or_rule_file_is_one_clear_error(tmp_path) -> None:
     rules.write_text("[[rule]\n")
     with pytest.raises(CaroError, match="safety rule file is invalid"):
         Caro(extra_safety_rules=[rules])
+
+
+def test_building_the_driver_does_not_import_pandera() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from pipeline.driver import build_driver; build_driver('llama_cpp'); "
+        "import pipeline.telemetry.schemas; "  # telemetry still gets its pandera afterwards
+        "print('pandera' in sys.modules)"
+    )
+    before = "import sys; from pipeline.driver import build_driver; build_driver('llama_cpp'); print('pandera' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", before], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "True"
