@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 def caro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private CARO_HOME for the test; no CARO_* variable from the developer's shell leaks in."""
     for name in list(os.environ):
-        if name.startswith("CARO_") and name != "CARO_CASES_DIR":
+        if (name.startswith("CARO_") and name != "CARO_CASES_DIR") or name in ("DO_NOT_TRACK", "VLLM_NO_USAGE_STATS"):
             monkeypatch.delenv(name)
     home = tmp_path / "caro-home"
     monkeypatch.setenv("CARO_HOME", str(home))

@@ -49,7 +49,8 @@ def test_without_vllm_the_backend_is_not_found_with_the_install_hint(monkeypatch
         VllmLocalBackend("some/model").generate(LIST_FILES, timeout_s=5)
     assert caught.value.kind is GenerationErrorKind.NOT_FOUND
     assert INSTALL_HINT in caught.value.message
-    assert os.environ.get("VLLM_NO_USAGE_STATS") and os.environ.get("DO_NOT_TRACK")
+    assert os.environ.get("VLLM_NO_USAGE_STATS") == "1"
+    assert "DO_NOT_TRACK" not in os.environ  # caro's own telemetry consent is the user's, untouched
 
 
 def test_an_unset_model_is_not_configured() -> None:

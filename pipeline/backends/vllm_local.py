@@ -2,8 +2,9 @@
 
 vLLM is an optional extra (`pip install 'caro[vllm]'`) and is imported only when this backend
 first answers, never when caro starts: importing it takes seconds and initialises CUDA. Before
-the import, caro switches vLLM's usage statistics off (`VLLM_NO_USAGE_STATS`, `DO_NOT_TRACK`)
-unless the user set those variables, and quietens its logging.
+the import, caro switches vLLM's usage statistics off (`VLLM_NO_USAGE_STATS=1`, which vLLM
+honours on its own) unless the user set it, and quietens its logging. It does not set
+`DO_NOT_TRACK`: that would also switch caro's own opt-in telemetry off for the rest of the process.
 
 The reply is constrained by structured outputs (`StructuredOutputsParams(json=schema)`; the old
 `guided_decoding` parameters are gone from vLLM). vLLM's offline call cannot be interrupted:
@@ -34,7 +35,6 @@ _ENGINES_LOCK = threading.Lock()
 def _import_vllm() -> tuple[ModuleType, type]:
     """The vllm module and its StructuredOutputsParams, with usage statistics off."""
     os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # the CLI owns the terminal
     try:
         import vllm
