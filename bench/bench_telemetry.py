@@ -23,24 +23,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipeline.telemetry import (
-    Arch,
-    Backend,
-    BackendError,
-    CommandGeneration,
-    Event,
-    GenerationFailure,
-    OsFamily,
-    SafetyValidation,
-    SensitiveContext,
-    SessionEnd,
-    SessionStart,
-    TelemetryStore,
-    ValidatedBatch,
-    new_session_id,
-    utc_timestamp,
-    validate_events,
-)
+from pipeline.telemetry.events import Arch, Backend, BackendError, CommandGeneration, Event, GenerationFailure, OsFamily, SafetyValidation, SessionEnd, SessionStart, new_session_id, utc_timestamp
+
+from pipeline.telemetry.privacy import SensitiveContext
+
+from pipeline.telemetry.schemas import ValidatedBatch, validate_events
+
+from pipeline.telemetry.store import TelemetryStore
 from pipeline.telemetry.store import ALL_COLUMNS
 from pipeline.values import Action, Category, GenerationErrorKind, Outcome, Risk, SafetyLevel
 

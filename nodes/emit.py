@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pipeline.telemetry.builders import generation_events
+from pipeline.telemetry.declare import emits
+from pipeline.telemetry.events import EventType
 from pipeline.values import (
     Action,
     Candidate,
@@ -39,6 +42,7 @@ def _warnings(
     return tuple(dict.fromkeys(notes))
 
 
+@emits(EventType.COMMAND_GENERATION, build=generation_events)
 def result(
     request_problem: InputProblem | None,
     candidate: Candidate | None,

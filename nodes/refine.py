@@ -11,6 +11,9 @@ from dataclasses import replace
 
 from pipeline.backends.base import BackendChain, Prompt, generate_with_fallback
 from pipeline.lint import Finding, Severity, check_command, score
+from pipeline.telemetry.builders import backend_error_events
+from pipeline.telemetry.declare import emits
+from pipeline.telemetry.events import EventType
 from pipeline.prompting import borrowed_names, repair_prompt
 from pipeline.values import Candidate, Generation, Platform, Source, StaticMatch
 
@@ -39,6 +42,7 @@ def _findings(command: str, platform: Platform, request: str, prompt: Prompt | N
     return findings
 
 
+@emits(EventType.BACKEND_ERROR, build=backend_error_events)
 def refined_generation(
     llm_generation: Generation,
     candidate_findings: tuple[Finding, ...],

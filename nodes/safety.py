@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pipeline.safety.engine import assess
+from pipeline.telemetry.builders import safety_events
+from pipeline.telemetry.declare import emits
+from pipeline.telemetry.events import EventType
 from pipeline.safety.rules import RuleSet
 from pipeline.values import Candidate, Platform, SafetyLevel, SafetyVerdict
 
 
+@emits(EventType.SAFETY_VALIDATION, build=safety_events)
 def safety_verdict(
     candidate: Candidate | None,
     platform_profile: Platform,

@@ -58,9 +58,12 @@ def _import_hamilton_driver() -> ModuleType:
     return driver
 
 
-def build_driver(backend: str) -> hamilton_driver.Driver:
-    """A driver over the node modules, configured for one model backend."""
+def build_driver(backend: str, adapters: tuple[object, ...] = ()) -> hamilton_driver.Driver:
+    """A driver over the node modules, configured for one model backend, with lifecycle adapters."""
     _silence_hamilton()
     driver = _import_hamilton_driver()
 
-    return driver.Builder().with_modules(*node_modules()).with_config({"llm_backend": backend}).build()
+    builder = driver.Builder().with_modules(*node_modules()).with_config({"llm_backend": backend})
+    if adapters:
+        builder = builder.with_adapters(*adapters)
+    return builder.build()

@@ -34,6 +34,15 @@ class RequestOptions:
     home_directory: str | None = None
 
 
+@dataclass(frozen=True)
+class Handled:
+    """A request's result, the telemetry drafts its stages declared, and each node's run time (ms)."""
+
+    result: Result
+    drafts: tuple[Any, ...]
+    durations_ms: dict[str, float]
+
+
 class Caro:
     """A loaded pipeline that turns requests into judged commands."""
 
@@ -65,7 +74,14 @@ class Caro:
         self.llm_settings = {**default_values(), **(llm_settings or {}), "backend": backend}
         self.llm_chain_override = llm_chain
         self.generation_timeout_s = generation_timeout_s
-        self.driver = build_driver(backend)
+        from pipeline.telemetry.declare import TELEMETRY_TAG, StageTimer
+
+        self.timer = StageTimer()
+        self.driver = build_driver(backend, (self.timer,))
+        # The nodes @emits injected: asked for with `result`, so their events are computed too.
+        self.telemetry_nodes = tuple(
+            v.name for v in self.driver.list_available_variables() if v.tags.get(TELEMETRY_TAG)
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Caro:
@@ -103,9 +119,18 @@ class Caro:
         }
 
     def _run(self, text: str, kind: TextKind, options: RequestOptions) -> Result:
+        return self.run(text, kind, options).result
+
+    def run(self, text: str, kind: TextKind = TextKind.REQUEST, options: RequestOptions = RequestOptions()) -> Handled:
+        """The result of one request, with the telemetry drafts its stages declared and their timings."""
         overrides = {"llm_chain": self.llm_chain_override} if self.llm_chain_override is not None else None
-        outputs = self.driver.execute(["result"], inputs=self.inputs(text, kind, options), overrides=overrides)
-        return outputs["result"]
+        self.timer.start()
+        outputs = self.driver.execute(
+            ["result", *self.telemetry_nodes], inputs=self.inputs(text, kind, options), overrides=overrides
+        )
+        durations, _failed = self.timer.take()
+        drafts = tuple(d for name in self.telemetry_nodes for d in outputs[name])
+        return Handled(outputs["result"], drafts, durations)
 
     def chain(self) -> BackendChain:
         """The backend chain this pipeline asks when a request needs a model."""

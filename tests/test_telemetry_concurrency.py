@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.telemetry import TelemetryStore
+from pipeline.telemetry.store import TelemetryStore
 from tests.conftest import REPO
 
 PROCESSES = 8
@@ -19,7 +19,10 @@ WRITES = 50
 WRITER = """
 import os, sys, time
 from pathlib import Path
-from pipeline.telemetry import SensitiveContext, TelemetryStore, new_session_id, utc_timestamp, validate_events
+from pipeline.telemetry.events import new_session_id, utc_timestamp
+from pipeline.telemetry.privacy import SensitiveContext
+from pipeline.telemetry.schemas import validate_events
+from pipeline.telemetry.store import TelemetryStore
 from tests.test_telemetry_schemas import sample_events
 
 db, go, writes = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])

@@ -16,7 +16,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.telemetry import SensitiveContext, TelemetryStore, validate_events
+from pipeline.telemetry.privacy import SensitiveContext
+
+from pipeline.telemetry.schemas import validate_events
+
+from pipeline.telemetry.store import TelemetryStore
 from pipeline.telemetry.events import VOCABULARY
 from tests.test_telemetry_schemas import sample_events
 

@@ -9,24 +9,11 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from pipeline.telemetry import (
-    Arch,
-    Backend,
-    BackendError,
-    CommandGeneration,
-    Event,
-    GenerationFailure,
-    OsFamily,
-    SafetyValidation,
-    SensitiveContext,
-    SessionEnd,
-    SessionStart,
-    architecture,
-    new_session_id,
-    os_family,
-    utc_timestamp,
-    validate_events,
-)
+from pipeline.telemetry.events import Arch, Backend, BackendError, CommandGeneration, Event, GenerationFailure, OsFamily, SafetyValidation, SessionEnd, SessionStart, architecture, new_session_id, os_family, utc_timestamp
+
+from pipeline.telemetry.privacy import SensitiveContext
+
+from pipeline.telemetry.schemas import validate_events
 from pipeline.telemetry.privacy import leak_free
 from pipeline.telemetry.schemas import MODELS, UNKNOWN_TYPE
 from pipeline.values import Action, Category, GenerationErrorKind, Outcome, Risk, SafetyLevel

@@ -17,7 +17,9 @@ import pytest
 
 from pipeline.errors import CaroError
 from pipeline.paths import state_paths
-from pipeline.telemetry import SensitiveContext, TelemetryStore, WriteFailure, WriteOutcome, validate_events
+from pipeline.telemetry.privacy import SensitiveContext
+from pipeline.telemetry.schemas import validate_events
+from pipeline.telemetry.store import TelemetryStore, WriteFailure, WriteOutcome
 from pipeline.telemetry.schema_doc import schema_sql
 from pipeline.telemetry.schemas import ValidatedBatch
 from tests.test_telemetry_schemas import SID, sample_events

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cli.common import emit_data, read_text, settings_from
 from pipeline.errors import ExitCode
 from pipeline.execute import Plan, decide, run_command
 from pipeline.settings import OutputFormat, Settings
-from pipeline.values import Action, GenerationErrorKind, Outcome, Result, Risk, SafetyLevel, Shell
+from pipeline.values import Action, GenerationErrorKind, Outcome, Result, Risk, SafetyLevel, Shell, TextKind
 
 
 def _missing_model(result: Result) -> bool:
@@ -107,12 +108,43 @@ def run_request(
     """Handle one request from the command line; the exit code."""
     settings = settings_from(config, output=output, shell=shell, safety=safety)
     text = read_text(words, prompt)
+    recorder = _recorder(settings)
     caro, options = _pipeline(settings)
-    result = caro.handle(text, options)
-    if _missing_model(result) and _pull_configured_model(settings, verbose):
+    handled = caro.run(text, TextKind.REQUEST, options)
+    if _missing_model(handled.result) and _pull_configured_model(settings, verbose):
         # The first request that needs the default model fetches it, then is answered.
         caro, options = _pipeline(settings)
-        result = caro.handle(text, options)
+        handled = caro.run(text, TextKind.REQUEST, options)
+    result = handled.result
+    code = _respond(result, settings, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose)
+    if recorder is not None:  # one flush per request, after the command ran (or not)
+        problem = recorder.flush(text, result, handled.drafts, handled.durations_ms, executed=code.executed)
+        if problem and verbose:
+            _say(f"caro: {problem}")
+    return code.exit_code
+
+
+def _recorder(settings: Settings):  # -> Recorder | None; telemetry modules load only when it is on
+    import os
+
+    from pipeline.telemetry.consent import telemetry_state
+
+    consent = telemetry_state(settings.values, os.environ, source=settings.layers.get("telemetry.enabled"))
+    if not (consent.enabled or consent.debug):
+        return None
+    from pipeline.telemetry.recorder import Recorder
+
+    return Recorder(settings=settings.values, debug=consent.debug)
+
+
+@dataclass(frozen=True)
+class _Response:
+    exit_code: int
+    executed: bool
+
+
+def _respond(result: Result, settings: Settings, *, execute: bool, yes: bool, dry_run: bool, verbose: bool) -> _Response:
+    """Render the result, run the command when allowed and wanted; caro's exit code and whether it ran."""
     fmt = settings.output
     decision = decide(result, execute=execute, yes=yes, dry_run=dry_run, interactive=_interactive(fmt))
     if verbose:
@@ -124,30 +156,30 @@ def run_request(
             # stdout carries the one data object; the command's own output goes to stderr.
             code, executed = run_command(result.command or "", _resolved_shell(settings), stdout=sys.stderr), True
         emit_data({**result.as_dict(), "executed": executed, "exit_code": code}, fmt)
-        return code
+        return _Response(code, executed)
 
     if result.outcome is not Outcome.COMMAND:
         hint = " (hint: add it to a static table, or configure a model backend)" if result.outcome is Outcome.NO_COMMAND else ""
         _say(f"caro: {'error' if result.outcome is Outcome.BAD_INPUT else 'no command'}: {result.explanation}{hint}")
-        return int(decision.exit_code)
+        return _Response(int(decision.exit_code), False)
     command = result.command or ""
     if decision.plan is Plan.REFUSE:
         _say(f"caro: not run: {command}")
         _describe(result)
         _say(f"caro: {decision.reason}")
-        return int(decision.exit_code)
+        return _Response(int(decision.exit_code), False)
     if decision.plan is Plan.SHOW:
         sys.stdout.write(command + "\n")
         sys.stdout.flush()
         _describe(result)
-        return int(decision.exit_code)
+        return _Response(int(decision.exit_code), False)
     _say(f"$ {command}")
     _describe(result)
     if decision.plan is Plan.ASK:
         question = "This command needs confirmation. Run it?" if result.action is Action.CONFIRM else "Run it?"
         if not _ask(question):
-            return int(decision.exit_code)
-    return run_command(command, _resolved_shell(settings))
+            return _Response(int(decision.exit_code), False)
+    return _Response(run_command(command, _resolved_shell(settings)), True)
 
 
 _CHECK_EXIT = {Action.ALLOWED: ExitCode.SUCCESS, Action.CONFIRM: ExitCode.NEEDS_CONFIRMATION, Action.BLOCKED: ExitCode.BLOCKED}

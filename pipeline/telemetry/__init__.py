@@ -1,53 +1,12 @@
-"""caro's opt-in, anonymous usage telemetry: events, their schemas, the privacy check and the store.
+"""caro's opt-in, anonymous usage telemetry: declared on the DAG, validated, stored locally.
 
 Telemetry stays on the user's machine, in a SQLite file under CARO_HOME. Events hold closed
 categories, numbers, flags, a random session id and a UTC time; every row is validated, and
 searched for the request's sensitive context, before it is stored.
+
+Modules: `declare` (@emits and the stage timer), `builders` (stage values to event drafts),
+`events`, `schemas` and `privacy` (pandera validation), `migrations` and `store` (sqlite-utils),
+`consent`, `recorder` (one flush per request). This package imports none of them itself:
+the pipeline imports `declare` on every request, and pandera or sqlite-utils only load when
+telemetry is on.
 """
-
-from pipeline.telemetry.events import (
-    SCHEMA_VERSION,
-    Arch,
-    Backend,
-    BackendError,
-    CommandGeneration,
-    Event,
-    EventType,
-    GenerationFailure,
-    OsFamily,
-    SafetyValidation,
-    SessionEnd,
-    SessionStart,
-    architecture,
-    new_session_id,
-    os_family,
-    utc_timestamp,
-)
-from pipeline.telemetry.privacy import SensitiveContext
-from pipeline.telemetry.schemas import ValidatedBatch, validate_events
-from pipeline.telemetry.store import TelemetryStore, WriteFailure, WriteOutcome
-
-__all__ = [
-    "SCHEMA_VERSION",
-    "Arch",
-    "Backend",
-    "BackendError",
-    "CommandGeneration",
-    "Event",
-    "EventType",
-    "GenerationFailure",
-    "OsFamily",
-    "SafetyValidation",
-    "SensitiveContext",
-    "SessionEnd",
-    "SessionStart",
-    "TelemetryStore",
-    "ValidatedBatch",
-    "WriteFailure",
-    "WriteOutcome",
-    "architecture",
-    "new_session_id",
-    "os_family",
-    "utc_timestamp",
-    "validate_events",
-]

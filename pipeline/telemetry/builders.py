@@ -1,0 +1,67 @@
+"""How each decorated stage's value becomes event drafts: categories only, never content."""
+
+from __future__ import annotations
+
+from pipeline.telemetry.declare import Draft
+from pipeline.telemetry.events import Backend, EventType, GenerationFailure
+from pipeline.values import Generation, GenerationErrorKind, Outcome, Result, SafetyVerdict, Source
+
+_FAILURE = {GenerationErrorKind.TIMEOUT: GenerationFailure.TIMEOUT, GenerationErrorKind.PARSE_ERROR: GenerationFailure.PARSE_ERROR}
+# The nodes whose run time is the generation's duration, by where the command came from.
+_TIMED_BY = {
+    Source.STATIC: ("static_match",),
+    Source.PASSTHROUGH: ("passthrough_command",),
+    Source.LLM: ("llm_generation", "candidate_findings", "refined_generation"),
+    Source.NONE: ("static_match", "llm_generation", "candidate_findings", "refined_generation"),
+}
+
+
+def _backend(name: str | None) -> Backend | None:
+    try:
+        return Backend(name) if name else None
+    except ValueError:
+        return None
+
+
+def generation_events(result: Result) -> list[Draft]:
+    """One command_generation event: which backend answered (or failed), and whether refine changed it."""
+    if result.outcome is Outcome.BAD_INPUT:
+        return []  # nothing was generated
+    if result.source is Source.PASSTHROUGH:
+        backend = Backend.PASSTHROUGH
+    else:
+        backend = _backend(result.backend) or (_backend(result.generation_error.backend) if result.generation_error else None) or Backend.STATIC
+    error = result.generation_error
+    failure = None
+    if result.command is None:
+        failure = _FAILURE.get(error.kind, GenerationFailure.BACKEND_ERROR) if error else GenerationFailure.BACKEND_ERROR
+    fields = {
+        "backend": backend,
+        "success": result.command is not None,
+        "error_category": failure,
+        "refine_ran": result.refine_ran,
+        "refine_changed": result.refine_changed,
+    }
+    return [Draft(EventType.COMMAND_GENERATION, fields, timed_by=_TIMED_BY[result.source])]
+
+
+def safety_events(safety_verdict: SafetyVerdict | None) -> list[Draft]:
+    """One safety_validation event: risk, action and the categories of the rules that matched."""
+    if safety_verdict is None:
+        return []
+    categories = tuple(dict.fromkeys(f.category for f in safety_verdict.findings))
+    return [
+        Draft(EventType.SAFETY_VALIDATION, {"risk": safety_verdict.risk, "action": safety_verdict.action, "categories": categories})
+    ]
+
+
+def backend_error_events(refined_generation: Generation) -> list[Draft]:
+    """One backend_error event per model backend failure on the way, recovered from or not."""
+    drafts = []
+    for failure in refined_generation.failures:
+        backend = _backend(failure.backend)
+        if backend is not None:
+            drafts.append(
+                Draft(EventType.BACKEND_ERROR, {"backend": backend, "error_category": failure.kind, "recoverable": failure.recoverable})
+            )
+    return drafts

@@ -1,0 +1,100 @@
+"""Completing a request's event drafts and flushing them once: validated, then stored (or printed).
+
+The CLI makes one `Recorder` per process when telemetry is on (or in debug mode) and calls
+`flush` once, after the command ran or not. Nothing here raises: a broken, locked or read-only
+database, or any bug in telemetry, becomes a short problem string for `--verbose`, and the
+user's command is unaffected.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.telemetry.declare import Draft
+from pipeline.telemetry.events import (
+    EVENT_CLASSES,
+    Backend,
+    SessionEnd,
+    SessionStart,
+    architecture,
+    new_session_id,
+    os_family,
+    utc_timestamp,
+)
+from pipeline.values import Result, SafetyLevel
+
+
+def _configured_backends(settings: Mapping[str, Any]) -> tuple[Backend, ...]:
+    names = [] if settings.get("backend") == "none" else [settings.get("backend"), *settings.get("fallback", ())]
+    return (Backend.STATIC, *dict.fromkeys(Backend(n) for n in names if n in ("llama_cpp", "vllm")))
+
+
+class Recorder:
+    """The telemetry of one caro process: a random session id, and one flush per request."""
+
+    def __init__(self, *, settings: Mapping[str, Any], debug: bool, database: Path | None = None) -> None:
+        self.session_id = new_session_id()
+        self.started = time.perf_counter()
+        self.settings = settings
+        self.debug = debug
+        self.database = database
+
+    def events(self, result: Result, drafts: Sequence[Draft], durations_ms: Mapping[str, float], *, executed: bool) -> list[Any]:
+        """The request's complete events: session_start, the stages' events, session_end."""
+        common = {"session_id": self.session_id, "ts": utc_timestamp()}
+        out: list[Any] = [
+            SessionStart(
+                **common,
+                caro_version=__version__,
+                os=os_family(),
+                arch=architecture(),
+                backends=_configured_backends(self.settings),
+                safety_level=SafetyLevel(self.settings.get("safety", "moderate")),
+            )
+        ]
+        for draft in drafts:
+            fields = dict(draft.fields)
+            if draft.timed_by and "duration_ms" not in fields:
+                fields["duration_ms"] = round(sum(durations_ms.get(name, 0.0) for name in draft.timed_by))
+            out.append(EVENT_CLASSES[draft.event_type](**common, **fields))
+        total = round((time.perf_counter() - self.started) * 1000)
+        out.append(SessionEnd(**common, outcome=result.outcome, duration_ms=total, executed=executed))
+        return out
+
+    def flush(
+        self,
+        request: str,
+        result: Result,
+        drafts: Sequence[Draft],
+        durations_ms: Mapping[str, float],
+        *,
+        executed: bool,
+    ) -> str | None:
+        """Validate and store (or, in debug mode, print) the request's events; a problem, or None."""
+        try:
+            from pipeline.telemetry.privacy import SensitiveContext
+            from pipeline.telemetry.schemas import validate_events
+
+            events = self.events(result, drafts, durations_ms, executed=executed)
+            batch = validate_events(events, SensitiveContext.capture(request, result.command))
+            if self.debug:
+                for rows in batch.rows.values():
+                    for row in rows:
+                        sys.stderr.write(json.dumps(row, sort_keys=True) + "\n")
+                return None
+            from pipeline.telemetry.store import TelemetryStore
+
+            outcome = TelemetryStore(self.database).write(batch)
+            if not outcome.ok:
+                return f"telemetry not stored: the database is {outcome.failure.value.replace('_', '-')}"
+            if batch.dropped:
+                return f"telemetry dropped {sum(batch.dropped.values())} event(s) that failed validation"
+            return None
+        except Exception as error:  # telemetry must never break the user's command
+            return f"telemetry failed ({type(error).__name__})"
