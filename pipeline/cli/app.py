@@ -126,6 +126,8 @@ def eval_(
 
 from pipeline.cli.config import config_app  # noqa: E402  (registered after the commands above)
 from pipeline.cli.model import model_app  # noqa: E402
+from pipeline.cli.telemetry import telemetry_app  # noqa: E402
 
 app.add_typer(config_app, name="config")
 app.add_typer(model_app, name="model")
+app.add_typer(telemetry_app, name="telemetry")
