@@ -133,3 +133,52 @@ def test_the_stage_timer_sees_every_node_of_the_request() -> None:
     assert all(ms >= 0 for ms in handled.durations_ms.values())
     generation = [d for d in handled.drafts if d.event_type is EventType.COMMAND_GENERATION]
     assert generation and generation[0].timed_by == ("static_match",)
+
+
+_WORKER = """
+import sys
+from pipeline.service import Caro
+from pipeline.settings import default_values
+from pipeline.telemetry.recorder import Recorder
+caro = Caro(backend="none")
+settings = {**default_values(), "backend": "none"}
+requests = ["list all files modified today", "rm -rf /", "show disk usage by folder", "compile my rust project"]
+for i in range(50):
+    text = requests[i % len(requests)]
+    handled = caro.run(text)
+    problem = Recorder(settings=settings, debug=False).flush(text, handled.result, handled.drafts, handled.durations_ms, executed=False)
+    if problem:
+        sys.exit(problem)
+"""
+
+
+def test_eight_caro_processes_with_fifty_requests_each_lose_no_event(caro_home: Path) -> None:
+    import subprocess
+    import sys
+
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER]) for _ in range(8)]
+    assert [w.wait(timeout=300) for w in workers] == [0] * 8
+    counts = TelemetryStore(state_paths().database).counts()
+    # Per request: session_start, session_end, command_generation; safety_validation when there is a command.
+    assert counts["session_start"] == counts["session_end"] == counts["command_generation"] == 400
+    # "compile my rust project" (every fourth request, 12 of 50) has no command to judge.
+    assert counts["safety_validation"] == 8 * (50 - 12)
+    assert TelemetryStore(state_paths().database).dropped() == {}
+
+
+def test_a_locked_database_never_breaks_the_command(capsys) -> None:
+    import sqlite3
+
+    assert main(["config", "set", "telemetry.enabled", "true"]) == 0
+    assert main(["list files"]) == 0  # creates the database
+    holder = sqlite3.connect(state_paths().database, timeout=0.1)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        capsys.readouterr()
+        assert main(["-v", "list all files modified today"]) == 0
+        captured = capsys.readouterr()
+        assert captured.out.strip() == "find . -type f -mtime 0"
+        assert "telemetry not stored: the database is locked" in captured.err
+    finally:
+        holder.rollback()
+        holder.close()
