@@ -8,16 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from pipeline.cli.common import config_path, emit_data, settings_from
-from pipeline.cli.options import ConfigOpt, OutputOpt, YesOpt
+from pipeline.cli.options import ConfigOpt, OutputOpt, YesOpt, sub_app
 from pipeline.errors import CaroError, ExitCode
 from pipeline.settings import OutputFormat
 
-config_app = typer.Typer(
-    help="Read and change settings (flags > CARO_* environment > user file > defaults).",
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+config_app = sub_app("Read and change settings (flags > CARO_* environment > user file > defaults).")
 
 KeyArg = Annotated[str, typer.Argument(help="A setting name, e.g. safety or telemetry.enabled.")]
 

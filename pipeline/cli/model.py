@@ -10,7 +10,7 @@ import typer
 
 from pipeline.cli.common import emit_data, settings_from
 from pipeline.cli.progress import PullBar, megabytes
-from pipeline.cli.options import ConfigOpt, OutputOpt
+from pipeline.cli.options import ConfigOpt, OutputOpt, sub_app
 from pipeline.errors import usage_error
 from pipeline.settings import OutputFormat
 
@@ -18,12 +18,7 @@ if TYPE_CHECKING:
     from pipeline.models.catalogue import Catalogue, ModelEntry
     from pipeline.models.store import VerifyResult
 
-model_app = typer.Typer(
-    help="List, download and check the language models (GGUF files) caro can use.",
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+model_app = sub_app("List, download and check the language models (GGUF files) caro can use.")
 
 NameArg = Annotated[
     Optional[str],

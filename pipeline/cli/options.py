@@ -27,3 +27,13 @@ ConfigOpt = Annotated[
     typer.Option("--config", help="User config file to read and write instead of the default one. [env: CARO_CONFIG]"),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group (`caro config`, `caro model`, ...) with caro's help and error conventions."""
+    return typer.Typer(
+        help=help_text,
+        add_completion=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )

@@ -19,28 +19,23 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from pipeline.cli.common import config_path, settings_from
-from pipeline.cli.options import ConfigOpt, OutputOpt, YesOpt
+from pipeline.cli.options import ConfigOpt, OutputOpt, YesOpt, sub_app
 from pipeline.errors import CaroError, ExitCode, usage_error
 from pipeline.settings import OutputFormat
+from pipeline.telemetry.events import EventType
 
 if TYPE_CHECKING:
     from pipeline.telemetry.consent import Consent
     from pipeline.telemetry.store import TelemetryStore
 
-# The closed set of event types, spelled here so that `--help` needs no telemetry import;
-# tests/test_telemetry_cli.py checks it against `EventType`.
-EVENT_TYPE_NAMES = ("session_start", "command_generation", "safety_validation", "backend_error", "session_end")
+# events.py is light (no pandas, pandera or sqlite-utils), so `--help` can list the types.
+EVENT_TYPE_NAMES = tuple(kind.value for kind in EventType)
 EXPORT_FORMATS = ("jsonl", "csv")
 _RELATIVE = re.compile(r"^\s*([0-9]{1,6})\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _COMMON = ("id", "event_type", "ts", "session_id", "schema_version")
 
-telemetry_app = typer.Typer(
-    help="Inspect, export or delete the local usage telemetry, and turn it on or off (off by default).",
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+telemetry_app = sub_app("Inspect, export or delete the local usage telemetry, and turn it on or off (off by default).")
 
 TypeOpt = Annotated[
     Optional[str],
@@ -127,7 +122,6 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def _event_type(name: str | None) -> str | None:
-    from pipeline.telemetry.events import EventType
 
     if name is None:
         return None
@@ -158,7 +152,6 @@ def _fields(row: Mapping[str, object]) -> str:
 @telemetry_app.command("status")
 def status(output: OutputOpt = None, config: ConfigOpt = None) -> int:
     """Say whether telemetry is on and why, where the database is, and how many events it holds."""
-    from pipeline.telemetry.events import EventType
 
     consent = _consent(config)
     path = _database()
