@@ -34,6 +34,15 @@ def caro():
     return Caro(backend="llama_cpp")
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, read, released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def caro_executable() -> str:
     """The installed `caro` console script of this environment."""
     return str(Path(sys.executable).parent / "caro")

@@ -14,7 +14,7 @@ from pipeline.backends.vllm_local import VllmLocalBackend
 from pipeline.errors import CaroError
 from pipeline.settings import load_settings
 from pipeline.values import GenerationErrorKind
-from tests.test_backend_vllm_http import free_port
+from tests.conftest import free_port
 from tests.tiny_model import LIST_FILES, TINY_MODEL, needs_tiny_model
 
 

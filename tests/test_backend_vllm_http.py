@@ -8,7 +8,6 @@ failure cases use tiny `http.server`s that misbehave on purpose.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -23,17 +22,11 @@ import pytest
 from pipeline.backends.base import BackendFailure, Prompt
 from pipeline.backends.openai_http import OpenAIHttpBackend
 from pipeline.values import GenerationErrorKind
+from tests.conftest import free_port
 from tests.openai_adapter import Adapter
 from tests.tiny_model import LIST_FILES, TINY_MODEL, needs_tiny_model
 
 READY_WITHIN_S = 120.0
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, read, released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

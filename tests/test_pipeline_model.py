@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -18,16 +17,10 @@ from pipeline.backends.openai_http import OpenAIHttpBackend
 from pipeline.errors import ExitCode
 from pipeline.service import Caro
 from pipeline.values import GenerationErrorKind, Outcome, Source
-from tests.conftest import caro_executable
+from tests.conftest import caro_executable, free_port
 from tests.tiny_model import needs_tiny_model
 
 REQUEST = "rename every jpeg picture here so that it ends in jpg"  # not in the static table
-
-
-def _dead_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # closed again: nothing listens there
 
 
 @needs_tiny_model
@@ -46,7 +39,7 @@ def test_a_request_the_table_cannot_answer_goes_through_the_model_refine_and_saf
 
 @needs_tiny_model
 def test_with_the_server_down_the_embedded_model_answers_and_the_failure_is_recorded(tiny_model_required: Path) -> None:
-    down = OpenAIHttpBackend(f"http://127.0.0.1:{_dead_port()}", model="x", request_timeout_s=2.0, retries=0)
+    down = OpenAIHttpBackend(f"http://127.0.0.1:{free_port()}", model="x", request_timeout_s=2.0, retries=0)
     caro = Caro(backend="vllm", llm_chain=BackendChain((down, LlamaCppBackend(tiny_model_required))))
     result = caro.handle(REQUEST)
     vllm_failures = [f for f in result.backend_failures if f.backend == "vllm"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,7 @@ from pipeline.paths import state_paths
 from pipeline.telemetry.declare import TELEMETRY_TAG, Draft, emits
 from pipeline.telemetry.events import EventType
 from pipeline.telemetry.store import TelemetryStore
-
-
-def _dead_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+from tests.conftest import free_port
 
 
 def _types(store: TelemetryStore) -> dict[str, int]:
@@ -34,7 +28,7 @@ def test_the_seed_scenario_records_every_event_type(capsys, monkeypatch: pytest.
     blocked = TelemetryStore(state_paths().database).query(event_type="safety_validation", last=1)
     assert blocked[-1]["action"] == "blocked" and "destructive_rm" in blocked[-1]["categories"]
     monkeypatch.setenv("CARO_BACKEND", "vllm")
-    monkeypatch.setenv("CARO_VLLM_BASE_URL", _dead_url())
+    monkeypatch.setenv("CARO_VLLM_BASE_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("CARO_VLLM_MODEL", "m")
     assert main(["config", "set", "fallback", ""]) == 0
     assert main(["rename every jpeg picture to jpg"]) == 12  # the model server is down
