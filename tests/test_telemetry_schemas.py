@@ -280,7 +280,8 @@ def test_every_text_column_is_a_closed_set_or_a_fixed_format() -> None:
             assert constrained, f"{kind}.{name} would accept free text"
             if "str_matches" in checks:
                 pattern = next(c for c in column.checks if c.name == "str_matches").statistics["pattern"]
-                assert pattern.startswith("^") and pattern.endswith("$"), f"{kind}.{name}"
+                # \Z, not $: `$` also matches before a trailing newline.
+                assert pattern.startswith("^") and pattern.endswith("\\Z"), f"{kind}.{name}"
 
 
 def test_list_values_are_stored_as_canonical_json() -> None:
@@ -290,3 +291,14 @@ def test_list_values_are_stored_as_canonical_json() -> None:
     )
     assert json.loads(str(event.row()["categories"])) == ["data_exfiltration", "network"]
     assert validate_events([event], NOTHING).row_count == 1
+
+
+def test_a_trailing_newline_never_passes_a_fixed_format() -> None:
+    # The formats are anchored with \Z: with `$`, "value\n" would match and smuggle a line.
+    rows = [
+        _row("session_end", session_id=SID + "\n"),
+        _row("session_end", ts=TS + "\n"),
+        _row("session_start", caro_version="0.1.0\n"),
+        _row("session_start", caro_version="0.1.0\nhost"),
+    ]
+    assert _only_dropped(rows) == {"session_end": 2, "session_start": 2}

@@ -8,7 +8,9 @@ contains a fragment of the request's sensitive context, and counts what it dropp
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -16,6 +18,8 @@ from typing import NamedTuple
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera import dtypes
+from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
@@ -33,15 +37,48 @@ from pipeline.telemetry.events import (
 from pipeline.telemetry.privacy import Needles, SensitiveContext, leak_free
 from pipeline.values import Action, Category, GenerationErrorKind, Outcome, Risk, SafetyLevel
 
-SESSION_ID_RE = "^[0-9a-f]{32}$"
-TS_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z$"
+
+def _note_absent_geopandas() -> None:
+    """Tell Python once that geopandas is absent, when it is.
+
+    pandera asks for geopandas in every column's dtype check, and Python does not remember a
+    failed import: each check searched the file system again (~0.15 ms a column, a third of a
+    small validation). A `None` in `sys.modules` makes the import fail at once, exactly as it
+    would have. Left alone when geopandas is installed or already imported.
+    """
+    if "geopandas" not in sys.modules and importlib.util.find_spec("geopandas") is None:
+        sys.modules["geopandas"] = None  # type: ignore[assignment]
+
+
+_note_absent_geopandas()
+
+SESSION_ID_RE = r"^[0-9a-f]{32}\Z"
+TS_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z\Z"
 # A release version: PEP 440 without a local label (`+...` may carry a branch or host name)
 # and with at most three numbers, so that it cannot hold an IPv4 address.
-VERSION_RE = r"^[0-9]{1,4}(\.[0-9]{1,4}){1,2}((a|b|rc)[0-9]{1,4})?(\.post[0-9]{1,4})?(\.dev[0-9]{1,6})?$"
+VERSION_RE = r"^[0-9]{1,4}(\.[0-9]{1,4}){1,2}((a|b|rc)[0-9]{1,4})?(\.post[0-9]{1,4})?(\.dev[0-9]{1,6})?\Z"
 # Bounds that no real duration reaches (a week), so a number smuggled into one stands out.
 MAX_DURATION_MS = 7 * 24 * 3600 * 1000
 # The event type under which rows of no known type are counted (their own value is not stored).
 UNKNOWN_TYPE = "unknown"
+
+
+@pandas_engine.Engine.register_dtype
+@dtypes.immutable(init=True)
+class Text(pandas_engine.STRING):
+    """pandas' string dtype, with a dtype check that answers "all good" in one word when it is.
+
+    pandera judges a string column value by value and then formats a report of the failures
+    even when there are none (about 0.5 ms a column, most of a small validation). This check
+    returns True when every value passed, and the per-value answer, as before, when one did not,
+    so a bad row is still named.
+    """
+
+    def check(self, pandera_dtype: dtypes.DataType, data_container: object = None) -> object:
+        result = super().check(pandera_dtype, data_container)
+        if isinstance(result, bool):
+            return result
+        return True if bool(result.all()) else result  # type: ignore[union-attr]
 
 
 def _values(enum: Iterable[object]) -> list[str]:
@@ -83,10 +120,10 @@ def _is_canonical_list(value: object, allowed: frozenset[str]) -> bool:
 class EventRow(pa.DataFrameModel):
     """Columns every event row has."""
 
-    event_type: Series[str] = pa.Field(isin=_values(EventType))
-    session_id: Series[str] = pa.Field(str_matches=SESSION_ID_RE, str_length={"min_value": 32, "max_value": 32})
-    # Fixed length too: `$` also matches before a trailing newline.
-    ts: Series[str] = pa.Field(str_matches=TS_RE, str_length={"min_value": 24, "max_value": 24})
+    event_type: Series[Text] = pa.Field(isin=_values(EventType))
+    # Anchored with \Z, not $: `$` also matches before a trailing newline.
+    session_id: Series[Text] = pa.Field(str_matches=SESSION_ID_RE)
+    ts: Series[Text] = pa.Field(str_matches=TS_RE)
     schema_version: Series[int] = pa.Field(ge=1, le=SCHEMA_VERSION)
 
     @pa.check("ts", name="real_date")
@@ -107,16 +144,12 @@ class EventRow(pa.DataFrameModel):
 class SessionStartRow(EventRow):
     """A `session_start` row."""
 
-    event_type: Series[str] = pa.Field(isin=[EventType.SESSION_START.value])
-    caro_version: Series[str] = pa.Field(str_matches=VERSION_RE, str_length={"max_value": 40})
-    os: Series[str] = pa.Field(isin=_values(OsFamily))
-    arch: Series[str] = pa.Field(isin=_values(Arch))
-    backends: Series[str]
-    safety_level: Series[str] = pa.Field(isin=_values(SafetyLevel))
-
-    @pa.check("caro_version", name="single_line")
-    def _single_line(cls, version: Series[str]) -> Series[bool]:
-        return ~version.str.contains("\n", regex=False)
+    event_type: Series[Text] = pa.Field(isin=[EventType.SESSION_START.value])
+    caro_version: Series[Text] = pa.Field(str_matches=VERSION_RE)
+    os: Series[Text] = pa.Field(isin=_values(OsFamily))
+    arch: Series[Text] = pa.Field(isin=_values(Arch))
+    backends: Series[Text]
+    safety_level: Series[Text] = pa.Field(isin=_values(SafetyLevel))
 
     @pa.check("backends", name="configurable_backends")
     def _backends(cls, backends: Series[str]) -> Series[bool]:
@@ -126,11 +159,11 @@ class SessionStartRow(EventRow):
 class CommandGenerationRow(EventRow):
     """A `command_generation` row."""
 
-    event_type: Series[str] = pa.Field(isin=[EventType.COMMAND_GENERATION.value])
-    backend: Series[str] = pa.Field(isin=_values(Backend))
+    event_type: Series[Text] = pa.Field(isin=[EventType.COMMAND_GENERATION.value])
+    backend: Series[Text] = pa.Field(isin=_values(Backend))
     duration_ms: Series[int] = pa.Field(ge=0, le=MAX_DURATION_MS)
     success: Series[bool]
-    error_category: Series[str] = pa.Field(isin=_values(GenerationFailure), nullable=True)
+    error_category: Series[Text] = pa.Field(isin=_values(GenerationFailure), nullable=True)
     refine_ran: Series[bool]
     refine_changed: Series[bool]
 
@@ -138,10 +171,10 @@ class CommandGenerationRow(EventRow):
 class SafetyValidationRow(EventRow):
     """A `safety_validation` row."""
 
-    event_type: Series[str] = pa.Field(isin=[EventType.SAFETY_VALIDATION.value])
-    risk: Series[str] = pa.Field(isin=_values(Risk))
-    action: Series[str] = pa.Field(isin=_values(Action))
-    categories: Series[str]
+    event_type: Series[Text] = pa.Field(isin=[EventType.SAFETY_VALIDATION.value])
+    risk: Series[Text] = pa.Field(isin=_values(Risk))
+    action: Series[Text] = pa.Field(isin=_values(Action))
+    categories: Series[Text]
 
     @pa.check("categories", name="safety_categories")
     def _categories(cls, categories: Series[str]) -> Series[bool]:
@@ -151,17 +184,17 @@ class SafetyValidationRow(EventRow):
 class BackendErrorRow(EventRow):
     """A `backend_error` row."""
 
-    event_type: Series[str] = pa.Field(isin=[EventType.BACKEND_ERROR.value])
-    backend: Series[str] = pa.Field(isin=_values(Backend))
-    error_category: Series[str] = pa.Field(isin=_values(GenerationErrorKind))
+    event_type: Series[Text] = pa.Field(isin=[EventType.BACKEND_ERROR.value])
+    backend: Series[Text] = pa.Field(isin=_values(Backend))
+    error_category: Series[Text] = pa.Field(isin=_values(GenerationErrorKind))
     recoverable: Series[bool]
 
 
 class SessionEndRow(EventRow):
     """A `session_end` row."""
 
-    event_type: Series[str] = pa.Field(isin=[EventType.SESSION_END.value])
-    outcome: Series[str] = pa.Field(isin=_values(Outcome))
+    event_type: Series[Text] = pa.Field(isin=[EventType.SESSION_END.value])
+    outcome: Series[Text] = pa.Field(isin=_values(Outcome))
     duration_ms: Series[int] = pa.Field(ge=0, le=MAX_DURATION_MS)
     executed: Series[bool]
 
@@ -234,7 +267,23 @@ def _row_of(event: object) -> dict[str, object] | None:
 
 
 def _schema(kind: str, needles: Needles) -> pa.DataFrameSchema:
-    """The model of `kind` as a schema, plus the privacy check for this request."""
+    """The model of `kind` as a schema, plus the privacy check for this request.
+
+    Building one copies the model's columns (a few ms); a bulk writer validating many batches
+    against the same context reuses the last one built for each type.
+    """
+    cached = _LAST_SCHEMA.get(kind)
+    if cached is not None and cached[0] == needles:
+        return cached[1]
+    schema = _built_schema(kind, needles)
+    _LAST_SCHEMA[kind] = (needles, schema)
+    return schema
+
+
+_LAST_SCHEMA: dict[str, tuple[Needles, pa.DataFrameSchema]] = {}
+
+
+def _built_schema(kind: str, needles: Needles) -> pa.DataFrameSchema:
     base = MODELS[kind].to_schema()
     privacy = pa.Check(lambda frame: leak_free(frame, needles), name="no_sensitive_values")
     return pa.DataFrameSchema(
@@ -256,7 +305,10 @@ def _failing_rows(schema: pa.DataFrameSchema, rows: list[dict[str, object]], ind
     """
     try:
         whole = len(index) == len(rows)  # the first call: every row, in order
-        frame = pd.DataFrame(rows) if whole else pd.DataFrame([rows[i] for i in index], index=index)
+        part = rows if whole else [rows[i] for i in index]
+        # Column by column: several times faster than a frame built from row dicts. Every row
+        # of a group has the same keys (validate_events groups them so).
+        frame = pd.DataFrame({key: [row[key] for row in part] for key in part[0]}, index=None if whole else index)
         schema.validate(frame, lazy=True)
         return set()
     except SchemaErrors as err:
