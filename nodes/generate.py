@@ -7,7 +7,11 @@ returns an empty value when the request does not need a model, so the static pat
 
 from __future__ import annotations
 
-from hamilton.function_modifiers import config
+from pipeline.driver import import_hamilton
+
+import_hamilton()  # before any Hamilton module: keeps pandera's import out of the request path
+
+from hamilton.function_modifiers import config  # noqa: E402
 
 from pipeline.backends.base import Backend, BackendChain, Prompt, generate_with_fallback
 from pipeline.backends.chain import backend_for

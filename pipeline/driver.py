@@ -44,7 +44,13 @@ class _WithoutPandera(importlib.abc.MetaPathFinder):
         return None
 
 
-def _import_hamilton_driver() -> ModuleType:
+def import_hamilton() -> ModuleType:
+    """`hamilton.driver`, imported (the first time) quietly and with pandera hidden from it.
+
+    Every caro module that imports Hamilton calls this first: whichever comes first imports
+    Hamilton as a whole, and the later ones find it loaded.
+    """
+    _silence_hamilton()
     if "hamilton.driver" in sys.modules or "pandera" in sys.modules:
         from hamilton import driver
 
@@ -60,8 +66,7 @@ def _import_hamilton_driver() -> ModuleType:
 
 def build_driver(backend: str, adapters: tuple[object, ...] = ()) -> hamilton_driver.Driver:
     """A driver over the node modules, configured for one model backend, with lifecycle adapters."""
-    _silence_hamilton()
-    driver = _import_hamilton_driver()
+    driver = import_hamilton()
 
     builder = driver.Builder().with_modules(*node_modules()).with_config({"llm_backend": backend})
     if adapters:

@@ -85,3 +85,40 @@ def test_building_the_driver_does_not_import_pandera() -> None:
     before = "import sys; from pipeline.driver import build_driver; build_driver('llama_cpp'); print('pandera' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", before], capture_output=True, text=True, check=True).stdout.strip() == "False"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("first", ["nodes.emit", "pipeline.telemetry.declare", "nodes.generate", "pipeline.service"])
+def test_no_import_order_brings_pandera_into_the_request_path(first: str) -> None:
+    # Regression: the telemetry declarations imported Hamilton before the driver could hide
+    # pandera from it, so every caro process paid for pandera (~120 ms) with telemetry off.
+    import subprocess
+    import sys
+
+    probe = (
+        f"import sys, {first}; from pipeline.driver import build_driver; build_driver('llama_cpp'); "
+        "print('pandera' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_a_static_request_with_telemetry_on_leaves_pandera_to_the_flush(tmp_path) -> None:
+    # The parent answers without pandera; validation happens in the flush (here: inline).
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CARO_TELEMETRY_ENABLED": "1", "CARO_TELEMETRY_FLUSH": "inline", "CARO_BACKEND": "none"}
+    probe = (
+        "import sys; seen = []\n"
+        "from pipeline.telemetry import recorder\n"
+        "original = recorder.Recorder.flush\n"
+        "def spy(self, *a, **k):\n"
+        "    seen.append('pandera' in sys.modules)\n"
+        "    return original(self, *a, **k)\n"
+        "recorder.Recorder.flush = spy\n"
+        "from pipeline.cli.main import main\n"
+        "code = main(['--output', 'json', 'find python files modified in the last 7 days'])\n"
+        "print(seen, 'pandera' in sys.modules, code, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stderr.strip().splitlines()[-1] == "[False] True 0"

@@ -16,9 +16,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hamilton import node
-from hamilton.function_modifiers.base import SingleNodeNodeTransformer
-from hamilton.lifecycle import api as lifecycle
+from pipeline.driver import import_hamilton
+
+import_hamilton()  # before any Hamilton module: keeps pandera's import out of the request path
+
+from hamilton import node  # noqa: E402
+from hamilton.function_modifiers.base import SingleNodeNodeTransformer  # noqa: E402
+from hamilton.lifecycle import api as lifecycle  # noqa: E402
 
 from pipeline.telemetry.events import EventType
 
