@@ -159,6 +159,11 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("extra_static_tables", _paths, "extra static-match table files"),
         KeySpec("extra_safety_rules", _paths, "extra safety-rule files"),
         KeySpec("telemetry.enabled", _boolean, "record anonymous usage telemetry on this machine"),
+        KeySpec(
+            "telemetry.flush",
+            _choice("background", "inline"),
+            "store a request's events after caro exits, in a detached child (background), or before (inline)",
+        ),
     )
 }
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cli.common import emit_data, read_text, settings_from
+from pipeline.cli.main import ends_process
 from pipeline.errors import ExitCode
 from pipeline.execute import Plan, decide, run_command
 from pipeline.settings import OutputFormat, Settings
@@ -118,9 +119,14 @@ def run_request(
     result = handled.result
     code = _respond(result, settings, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose)
     if recorder is not None:  # one flush per request, after the command ran (or not)
-        problem = recorder.flush(text, result, handled.drafts, handled.durations_ms, executed=code.executed)
-        if problem and verbose:
-            _say(f"caro: {problem}")
+        args = (text, result, handled.drafts, handled.durations_ms)
+        # In the background when caro exits next, unless the user waits for a report
+        # (--verbose) or asked for inline.
+        background = settings["telemetry.flush"] == "background" and not verbose and ends_process()
+        if not (background and recorder.flush_detached(*args, executed=code.executed)):
+            problem = recorder.flush(*args, executed=code.executed)
+            if problem and verbose:
+                _say(f"caro: {problem}")
     return code.exit_code
 
 

@@ -53,9 +53,13 @@ SinceOpt = Annotated[
 
 
 def _database() -> Path:
+    """The telemetry database, once the writes still pending in background children are done."""
     from pipeline.paths import state_paths
+    from pipeline.telemetry.pending import wait_for_writes
 
-    return state_paths().database
+    path = state_paths().database
+    wait_for_writes(path)  # so `exists()` and the counts include the request just answered
+    return path
 
 
 def _consent(config: Path | None) -> Consent:

@@ -1,21 +1,25 @@
 """Completing a request's event drafts and flushing them once: validated, then stored (or printed).
 
 The CLI makes one `Recorder` per process when telemetry is on (or in debug mode) and calls
-`flush` once, after the command ran or not. Nothing here raises: a broken, locked or read-only
-database, or any bug in telemetry, becomes a short problem string for `--verbose`, and the
-user's command is unaffected.
+`flush` (or `flush_detached`) once, after the command ran or not. Nothing here raises: a
+broken, locked or read-only database, or any bug in telemetry, becomes a short problem string
+for `--verbose`, and the user's command is unaffected.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
+from pipeline.paths import state_paths
+from pipeline.telemetry import pending
 from pipeline.telemetry.declare import Draft
 from pipeline.telemetry.events import (
     EVENT_CLASSES,
@@ -98,3 +102,58 @@ class Recorder:
             return None
         except Exception as error:  # telemetry must never break the user's command
             return f"telemetry failed ({type(error).__name__})"
+
+    def flush_detached(
+        self,
+        request: str,
+        result: Result,
+        drafts: Sequence[Draft],
+        durations_ms: Mapping[str, float],
+        *,
+        executed: bool,
+    ) -> bool:
+        """Flush in a child process forked now, so this one can exit; False if it must flush inline.
+
+        Called when the answer is already out. The child is the same program with the same
+        memory: it validates (pandera) and stores (sqlite-utils) exactly as `flush` does, in a
+        new session with its standard streams on /dev/null, and exits without running any
+        exit handler of the parent's. A lock held until it finishes lets readers wait for it
+        (see `pending`). Not detached (False): debug mode prints for the user to see, and a
+        process with other threads (a model's, a GPU runtime's) is not safe to fork.
+        """
+        if self.debug or not _may_fork():
+            return False
+        database = self.database if self.database is not None else state_paths().database
+        held = pending.hold(database)
+        if held is None:
+            return False
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()  # or the child's copy of the buffer would be written twice
+            except (OSError, ValueError):
+                pass
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(held)
+            return False
+        if pid == 0:  # the child
+            try:
+                os.setsid()  # closing the terminal must not cut a write short
+                quiet = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(quiet, fd)
+                self.flush(request, result, drafts, durations_ms, executed=executed)
+            finally:
+                os._exit(0)
+        os.close(held)  # the child's copy keeps the lock until it is done
+        return True
+
+
+def _may_fork() -> bool:
+    """Whether forking this process is safe: POSIX, one Python thread, no GPU runtime loaded."""
+    return (
+        hasattr(os, "fork")
+        and threading.active_count() == 1
+        and not any(name in sys.modules for name in ("torch", "vllm"))
+    )

@@ -36,6 +36,7 @@ from sqlite_utils import Database
 
 from pipeline.errors import CaroError
 from pipeline.paths import state_paths
+from pipeline.telemetry import pending
 from pipeline.telemetry.events import EventType, utc_timestamp
 from pipeline.telemetry.migrations import migrations
 from pipeline.telemetry.schemas import MODELS, TS_RE, UNKNOWN_TYPE, ValidatedBatch
@@ -231,7 +232,13 @@ class TelemetryStore:
         return db
 
     def _reader(self) -> Database:
-        """The open database for a reading command, or a CaroError that says what is wrong."""
+        """The open database for a reading command, or a CaroError that says what is wrong.
+
+        First waits (bounded) for writes still running in background children, so that a
+        request's events are there to read as soon as caro has answered it.
+        """
+        if self._db is None:
+            pending.wait_for_writes(self.path)
         with _guard():
             return self._database()
 
