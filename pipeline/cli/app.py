@@ -95,12 +95,25 @@ def dag(
         Optional[Path],
         typer.Option("--output", "-o", help="File to write: .png, .svg or .dot (default: DOT source on stdout)."),
     ] = None,
+    execution: Annotated[
+        Optional[str],
+        typer.Option(
+            "--execution",
+            "-e",
+            metavar="<request>",
+            help=(
+                "Draw the path this request takes instead: each node's status and run time, the path to the result"
+                " highlighted. Nothing is run or recorded; the picture holds no request text or command."
+                " '-' reads the request from stdin."
+            ),
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> int:
-    """Draw the request DAG (graphviz), as DOT, SVG or PNG."""
+    """Draw the request DAG (graphviz), or one request's path through it, as DOT, SVG or PNG."""
     from pipeline.cli.dag import draw_dag
 
-    return draw_dag(output=output, config=config)
+    return draw_dag(output=output, config=config, execution=execution)
 
 
 @app.command("eval")
