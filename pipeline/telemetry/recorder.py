@@ -79,8 +79,12 @@ class Recorder:
         durations_ms: Mapping[str, float],
         *,
         executed: bool,
+        attempts: int = 3,
     ) -> str | None:
-        """Validate and store (or, in debug mode, print) the request's events; a problem, or None."""
+        """Validate and store (or, in debug mode, print) the request's events; a problem, or None.
+
+        `attempts`: how many times a write that finds the database locked is tried.
+        """
         try:
             from pipeline.telemetry.privacy import SensitiveContext
             from pipeline.telemetry.schemas import validate_events
@@ -94,7 +98,7 @@ class Recorder:
                 return None
             from pipeline.telemetry.store import TelemetryStore
 
-            outcome = TelemetryStore(self.database).write(batch)
+            outcome = TelemetryStore(self.database, attempts=attempts).write(batch)
             if not outcome.ok:
                 return f"telemetry not stored: the database is {outcome.failure.value.replace('_', '-')}"
             if batch.dropped:
@@ -129,7 +133,7 @@ class Recorder:
             return False
         for stream in (sys.stdout, sys.stderr):
             try:
-                stream.flush()  # or the child's copy of the buffer would be written twice
+                stream.flush()  # the answer is out before the child exists; the child holds no unwritten copy
             except (OSError, ValueError):
                 pass
         try:
@@ -139,15 +143,23 @@ class Recorder:
             return False
         if pid == 0:  # the child
             try:
-                os.setsid()  # closing the terminal must not cut a write short
+                try:
+                    os.setsid()  # closing the terminal must not cut a write short
+                except OSError:
+                    pass  # still in the terminal's session: the write goes on all the same
                 quiet = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(quiet, fd)
-                self.flush(request, result, drafts, durations_ms, executed=executed)
+                # Nobody waits for this write, so it may wait longer for a busy database.
+                self.flush(request, result, drafts, durations_ms, executed=executed, attempts=BACKGROUND_ATTEMPTS)
             finally:
                 os._exit(0)
         os.close(held)  # the child's copy keeps the lock until it is done
         return True
+
+
+# Write attempts of a background child (each waits up to the store's busy timeout, 2 s).
+BACKGROUND_ATTEMPTS = 8
 
 
 def _may_fork() -> bool:
