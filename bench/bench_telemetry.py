@@ -7,16 +7,20 @@ one transaction with sqlite-utils' `insert_all`; it prints events/s for validate
 only, and both, beside a plain `sqlite3.executemany` insert of the same rows as the baseline.
 Part 2 fills a store with `--stored` events through the same validated path, then times
 `query(last=50)`, `query(event_type=..., last=50)`, `query(since=...)` with and without a
-limit, and `counts()`.
+limit, and `counts()` in process, then whole `caro telemetry show` and `status` processes over
+that store beside `python -c pass`.
 Everything lives in a temporary folder. No target is asserted; the figures go into the notes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -139,7 +143,7 @@ def throughput(total: int, batch: int, folder: Path) -> None:
 
 def reads(stored: int, batch: int, folder: Path) -> None:
     rng = random.Random(2)
-    path = folder / "large.db"
+    path = folder / "home" / "data" / "telemetry.db"  # where `caro` finds it with CARO_HOME=folder/home
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     fill_start = time.perf_counter()
     with TelemetryStore(path) as store:
@@ -173,6 +177,29 @@ def reads(stored: int, batch: int, folder: Path) -> None:
                 times.append(seconds)
             size = len(result) if isinstance(result, (list, dict)) else 0  # type: ignore[arg-type]
             print(f"  {name:<44} median {statistics.median(times) * 1000:8.2f} ms  ({size} rows)")
+    processes(folder / "home")
+
+
+def processes(home: Path) -> None:
+    """Whole `caro telemetry show|status` processes over the same store, beside `python -c pass`."""
+    caro = str(Path(sys.executable).parent / "caro")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CARO_")}, "CARO_HOME": str(home)}
+    cases = {
+        "python -c pass (baseline)": [sys.executable, "-c", "pass"],
+        "caro telemetry show": [caro, "telemetry", "show"],
+        "caro telemetry show --type backend_error -n 50": [caro, "telemetry", "show", "--type", "backend_error", "-n", "50"],
+        "caro telemetry status": [caro, "telemetry", "status"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(7):  # interleaved, so drift hits every case alike
+        for name, argv in cases.items():
+            seconds, _ = _timed(lambda: subprocess.run(argv, env=env, capture_output=True, check=True))
+            times[name].append(seconds)
+    base = statistics.median(times["python -c pass (baseline)"])
+    print("  whole processes (median of 7):")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"    {name:<46} {median * 1000:8.0f} ms  ({median / base:.1f}x baseline)")
 
 
 def main() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.abc
 import logging
 import os
-import sys
 from types import ModuleType
 from typing import TYPE_CHECKING
+
+from pipeline.importing import import_hiding
 
 if TYPE_CHECKING:
     from hamilton import driver as hamilton_driver
@@ -30,20 +30,6 @@ def _silence_hamilton() -> None:
     hamilton_logger.propagate = False
 
 
-class _WithoutPandera(importlib.abc.MetaPathFinder):
-    """Makes `import pandera` fail while Hamilton is imported.
-
-    Hamilton imports pandera at import time whenever it is installed, to offer pandera
-    validators for @check_output, which caro does not use; that costs every caro process
-    100-160 ms on this machine. caro's telemetry imports pandera itself, when it validates.
-    """
-
-    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == "pandera" or name.startswith("pandera."):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-
 def import_hamilton() -> ModuleType:
     """`hamilton.driver`, imported (the first time) quietly and with pandera hidden from it.
 
@@ -51,17 +37,9 @@ def import_hamilton() -> ModuleType:
     Hamilton as a whole, and the later ones find it loaded.
     """
     _silence_hamilton()
-    if "hamilton.driver" in sys.modules or "pandera" in sys.modules:
-        from hamilton import driver
-
-        return driver
-    blocker = _WithoutPandera()
-    sys.meta_path.insert(0, blocker)
-    try:
-        from hamilton import driver
-    finally:
-        sys.meta_path.remove(blocker)
-    return driver
+    # Hamilton imports pandera whenever it is installed, for @check_output validators caro
+    # does not use (100-160 ms a process); caro's telemetry imports pandera when it validates.
+    return import_hiding("hamilton.driver", hidden=("pandera",))
 
 
 def build_driver(backend: str, adapters: tuple[object, ...] = ()) -> hamilton_driver.Driver:

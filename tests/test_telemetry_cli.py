@@ -364,3 +364,32 @@ def test_debug_off_values_change_nothing() -> None:
 def test_the_reason_never_holds_an_environment_value() -> None:
     consent = telemetry_state(ON, {"DO_NOT_TRACK": "secret-value-42"}, source=Layer.USER)
     assert "secret-value-42" not in consent.reason
+
+
+@pytest.mark.parametrize("command", [["telemetry", "show"], ["telemetry", "status"], ["telemetry", "export"]])
+def test_reading_commands_load_no_pandas_numpy_or_pandera(seeded: Path, command: list[str]) -> None:
+    # They only read SQLite: sqlite-utils would import pandas and numpy (~250 ms), and the
+    # store once took its columns from the pandera models (another ~150 ms).
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from pipeline.cli.main import main\n"
+        f"code = main({command!r})\n"
+        "print(code, sorted(m for m in ('pandas', 'numpy', 'pandera') if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "0 []"
+    assert "session_start" in done.stdout or "events" in done.stdout
+
+
+def test_the_store_columns_are_the_pandera_models_columns() -> None:
+    # The store takes each type's columns from the event classes (no pandera import); they
+    # must be exactly the columns the validator lets through, in the same order.
+    from pipeline.telemetry.schemas import MODELS
+    from pipeline.telemetry.store import COMMON_COLUMNS, TYPE_COLUMNS
+
+    assert TYPE_COLUMNS == {
+        kind: tuple(c for c in model.to_schema().columns if c not in COMMON_COLUMNS) for kind, model in MODELS.items()
+    }

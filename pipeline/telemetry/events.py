@@ -14,11 +14,15 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from enum import Enum
 from functools import cache, lru_cache
-from typing import ClassVar, TypeAlias
+from typing import ClassVar, NamedTuple, TypeAlias
 
 from pipeline.values import Action, Category, GenerationErrorKind, Outcome, Risk, SafetyLevel
 
 SCHEMA_VERSION = 1
+# A stored timestamp (see utc_timestamp); \Z, not $, which also matches before a trailing newline.
+TS_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z\Z"
+# The event type under which rows of no known type are counted (their own value is not stored).
+UNKNOWN_TYPE = "unknown"
 
 
 class EventType(str, Enum):
@@ -263,3 +267,25 @@ VOCABULARY: frozenset[str] = frozenset(
     + [e.value for e in Category]
     + [e.value for e in Outcome]
 )
+
+
+class ValidatedBatch(NamedTuple):
+    """A request's events after validation (`schemas.validate_events`): the rows to store by
+    type, and how many were dropped by type. Defined here, with no pandas or pandera, so the
+    store and the reading commands load light."""
+
+    rows: dict[str, list[dict[str, object]]]
+    dropped: dict[str, int]
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+    @property
+    def dropped_count(self) -> int:
+        return sum(self.dropped.values())
+
+
+def own_fields(kind: EventType) -> tuple[str, ...]:
+    """The fields of an event type beyond the common ones, in declaration order."""
+    return tuple(name for name in _field_names(EVENT_CLASSES[kind]) if name not in _field_names(_Event))

@@ -5,7 +5,13 @@ A new migration is a new function at the end (`m003_...`); an applied one is nev
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+from pipeline.importing import import_hiding
+
+# sqlite-utils imports pandas and numpy when installed, to map types caro never inserts
+# (~250 ms); the reading commands need neither.
+import_hiding("sqlite_utils", hidden=("pandas", "numpy"))
+
+from sqlite_utils import Database, Migrations  # noqa: E402
 
 migrations = Migrations("caro")
 

@@ -14,7 +14,6 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import NamedTuple
 
 import pandas as pd
 import pandera.pandas as pa
@@ -23,9 +22,12 @@ from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
-from pipeline.telemetry.events import (
+from pipeline.telemetry.events import (  # TS_RE, UNKNOWN_TYPE, ValidatedBatch: re-exported
     CONFIGURABLE_BACKENDS,
     SCHEMA_VERSION,
+    TS_RE,
+    UNKNOWN_TYPE,
+    ValidatedBatch,
     Arch,
     Backend,
     EventType,
@@ -53,14 +55,11 @@ def _note_absent_geopandas() -> None:
 _note_absent_geopandas()
 
 SESSION_ID_RE = r"^[0-9a-f]{32}\Z"
-TS_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z\Z"
 # A release version: PEP 440 without a local label (`+...` may carry a branch or host name)
 # and with at most three numbers, so that it cannot hold an IPv4 address.
 VERSION_RE = r"^[0-9]{1,4}(\.[0-9]{1,4}){1,2}((a|b|rc)[0-9]{1,4})?(\.post[0-9]{1,4})?(\.dev[0-9]{1,6})?\Z"
 # Bounds that no real duration reaches (a week), so a number smuggled into one stands out.
 MAX_DURATION_MS = 7 * 24 * 3600 * 1000
-# The event type under which rows of no known type are counted (their own value is not stored).
-UNKNOWN_TYPE = "unknown"
 
 
 @pandas_engine.Engine.register_dtype
@@ -206,21 +205,6 @@ MODELS: dict[str, type[EventRow]] = {
     EventType.BACKEND_ERROR.value: BackendErrorRow,
     EventType.SESSION_END.value: SessionEndRow,
 }
-
-
-class ValidatedBatch(NamedTuple):
-    """A request's events after validation: the rows to store by type, and how many were dropped by type."""
-
-    rows: dict[str, list[dict[str, object]]]
-    dropped: dict[str, int]
-
-    @property
-    def row_count(self) -> int:
-        return sum(len(r) for r in self.rows.values())
-
-    @property
-    def dropped_count(self) -> int:
-        return sum(self.dropped.values())
 
 
 def validate_events(

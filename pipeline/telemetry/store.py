@@ -32,20 +32,25 @@ from enum import Enum
 from pathlib import Path
 from typing import IO
 
-from sqlite_utils import Database
+from pipeline.importing import import_hiding
+
+# sqlite-utils imports pandas and numpy when installed, to map types caro never inserts
+# (~250 ms); the reading commands need neither.
+import_hiding("sqlite_utils", hidden=("pandas", "numpy"))
+
+from sqlite_utils import Database  # noqa: E402
 
 from pipeline.errors import CaroError
 from pipeline.paths import state_paths
 from pipeline.telemetry import pending
-from pipeline.telemetry.events import EventType, utc_timestamp
+from pipeline.telemetry.events import TS_RE, UNKNOWN_TYPE, EventType, ValidatedBatch, own_fields, utc_timestamp
 from pipeline.telemetry.migrations import migrations
-from pipeline.telemetry.schemas import MODELS, TS_RE, UNKNOWN_TYPE, ValidatedBatch
 
 COMMON_COLUMNS = ("id", "event_type", "ts", "session_id", "schema_version")
-# The columns of each event type, in table order; a row read back keeps only its own.
-TYPE_COLUMNS: dict[str, tuple[str, ...]] = {
-    kind: tuple(c for c in model.to_schema().columns if c not in COMMON_COLUMNS) for kind, model in MODELS.items()
-}
+# The columns of each event type, in table order; a row read back keeps only its own. From the
+# event classes, not the pandera models (the same columns, a test checks), so that reading the
+# store never loads pandas or pandera.
+TYPE_COLUMNS: dict[str, tuple[str, ...]] = {kind.value: own_fields(kind) for kind in EventType}
 ALL_COLUMNS: tuple[str, ...] = COMMON_COLUMNS + tuple(dict.fromkeys(c for cols in TYPE_COLUMNS.values() for c in cols))
 _LIST_COLUMNS = {"backends", "categories"}
 _BOOL_COLUMNS = {"success", "refine_ran", "refine_changed", "recoverable", "executed"}
@@ -135,7 +140,7 @@ class TelemetryStore:
                 db.execute(
                     "INSERT INTO dropped (event_type, count) VALUES (?, ?) "
                     "ON CONFLICT(event_type) DO UPDATE SET count = count + excluded.count",
-                    [kind if kind in MODELS else UNKNOWN_TYPE, int(count)],
+                    [kind if kind in TYPE_COLUMNS else UNKNOWN_TYPE, int(count)],
                 )
         return written
 
