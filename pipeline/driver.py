@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -37,9 +38,25 @@ def import_hamilton() -> ModuleType:
     Hamilton as a whole, and the later ones find it loaded.
     """
     _silence_hamilton()
-    # Hamilton imports pandera whenever it is installed, for @check_output validators caro
-    # does not use (100-160 ms a process); caro's telemetry imports pandera when it validates.
-    return import_hiding("hamilton.driver", hidden=("pandera",))
+    if "hamilton.driver" in sys.modules:
+        return sys.modules["hamilton.driver"]
+    # Hamilton loads an extension for every library it finds installed (matplotlib, plotly,
+    # polars, ...; ~300 ms with matplotlib), for materializers caro does not use: switched off
+    # for this import only, so a command caro runs still sees the user's own setting.
+    saved = os.environ.get(_AUTOLOAD)
+    os.environ[_AUTOLOAD] = "0"
+    try:
+        # It also imports pandera whenever it is installed, for @check_output validators caro
+        # does not use (100-160 ms); caro's telemetry imports pandera when it validates.
+        return import_hiding("hamilton.driver", hidden=("pandera",))
+    finally:
+        if saved is None:
+            os.environ.pop(_AUTOLOAD, None)
+        else:
+            os.environ[_AUTOLOAD] = saved
+
+
+_AUTOLOAD = "HAMILTON_AUTOLOAD_EXTENSIONS"
 
 
 def build_driver(backend: str, adapters: tuple[object, ...] = ()) -> hamilton_driver.Driver:

@@ -122,3 +122,26 @@ def test_a_static_request_with_telemetry_on_leaves_pandera_to_the_flush(tmp_path
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
     assert out.stderr.strip().splitlines()[-1] == "[False] True 0"
+
+
+def test_hamilton_loads_no_extensions_and_leaves_the_users_setting_alone() -> None:
+    # Regression: with matplotlib installed (the test extra installs it), Hamilton's extension
+    # autoload imported it into every caro process (~300 ms). The switch is set only for the
+    # import, so commands caro runs still see the user's own HAMILTON_AUTOLOAD_EXTENSIONS.
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    assert importlib.util.find_spec("matplotlib") is not None, "the test needs matplotlib installed"
+    probe = (
+        "import os, sys; from pipeline.driver import build_driver; build_driver('llama_cpp'); "
+        "print('matplotlib' in sys.modules, os.environ.get('HAMILTON_AUTOLOAD_EXTENSIONS'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HAMILTON_AUTOLOAD_EXTENSIONS"}
+    unset = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert unset.stdout.split() == ["False", "None"]
+    users = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env={**env, "HAMILTON_AUTOLOAD_EXTENSIONS": "1"}, check=True
+    )
+    assert users.stdout.split() == ["False", "1"]
