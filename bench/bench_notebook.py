@@ -36,7 +36,8 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 from pipeline.telemetry import analysis
-from pipeline.telemetry.demo import demo_events, stored_events, write_demo
+from pipeline.telemetry.demo import demo_events
+from pipeline.telemetry.demo_db import stored_events, write_demo
 from pipeline.telemetry.store import TelemetryStore
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "telemetry_analysis.ipynb"

@@ -16,7 +16,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from pipeline.telemetry.demo import write_demo
+from pipeline.telemetry.demo_db import write_demo
 from pipeline.telemetry.store import TelemetryStore
 from tests.conftest import REPO
 

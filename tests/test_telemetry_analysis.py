@@ -20,7 +20,7 @@ import pytest
 from pipeline.errors import CaroError
 from pipeline.paths import state_paths
 from pipeline.telemetry import analysis
-from pipeline.telemetry.demo import write_demo
+from pipeline.telemetry.demo_db import write_demo
 from pipeline.telemetry.events import Backend, CommandGeneration
 from pipeline.telemetry.privacy import SensitiveContext
 from pipeline.telemetry.schemas import validate_events

@@ -16,7 +16,8 @@ from pipeline.cli.main import main
 from pipeline.errors import CaroError, ExitCode
 from pipeline.paths import state_paths
 from pipeline.telemetry import demo as demo_module
-from pipeline.telemetry.demo import demo_events, stored_events, write_demo
+from pipeline.telemetry.demo import demo_events
+from pipeline.telemetry.demo_db import stored_events, write_demo
 from pipeline.telemetry.events import EventType
 from tests.conftest import caro_executable
 

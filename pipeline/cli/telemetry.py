@@ -346,7 +346,8 @@ def demo(
     config: ConfigOpt = None,
 ) -> int:
     """Write realistic synthetic telemetry (for the analysis notebook), validated and stored like real events."""
-    from pipeline.telemetry.demo import MAX_DAYS, MAX_EVENTS, write_demo
+    from pipeline.telemetry.demo import MAX_DAYS, MAX_EVENTS
+    from pipeline.telemetry.demo_db import write_demo
 
     if not 1 <= events <= MAX_EVENTS:
         raise usage_error(f"--events must be 1 to {MAX_EVENTS}", hint="e.g. --events 10000")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pipeline.importing import import_hiding
 
 # sqlite-utils imports pandas and numpy when installed, to map types caro never inserts
-# (~250 ms); the reading commands need neither.
+# (~250 ms); the reading commands need neither. store.py takes `Database` from here.
 import_hiding("sqlite_utils", hidden=("pandas", "numpy"))
 
 from sqlite_utils import Database, Migrations  # noqa: E402

@@ -32,19 +32,11 @@ from enum import Enum
 from pathlib import Path
 from typing import IO
 
-from pipeline.importing import import_hiding
-
-# sqlite-utils imports pandas and numpy when installed, to map types caro never inserts
-# (~250 ms); the reading commands need neither.
-import_hiding("sqlite_utils", hidden=("pandas", "numpy"))
-
-from sqlite_utils import Database  # noqa: E402
-
 from pipeline.errors import CaroError
 from pipeline.paths import state_paths
 from pipeline.telemetry import pending
 from pipeline.telemetry.events import TS_RE, UNKNOWN_TYPE, EventType, ValidatedBatch, own_fields, utc_timestamp
-from pipeline.telemetry.migrations import migrations
+from pipeline.telemetry.migrations import Database, migrations  # sqlite-utils, imported light there
 
 COMMON_COLUMNS = ("id", "event_type", "ts", "session_id", "schema_version")
 # The columns of each event type, in table order; a row read back keeps only its own. From the
