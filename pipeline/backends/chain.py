@@ -48,13 +48,17 @@ class UnavailableBackend:
         return False
 
 
+# Why the model file cannot be used, as the failure kind telemetry and the JSON output carry.
+_UNAVAILABLE = {"model_missing": GenerationErrorKind.NOT_FOUND, "model_corrupt": GenerationErrorKind.MODEL_LOAD_FAILED}
+
+
 def _llama_cpp(settings: Mapping[str, Any], resolve: ModelPathResolver) -> Backend:
     from pipeline.backends.llama_cpp import LlamaCppBackend
 
     try:
         path = resolve(settings["model"])
     except CaroError as error:  # a catalogue model not pulled, or not a .gguf file
-        kind = GenerationErrorKind.NOT_FOUND if error.code == "model_missing" else GenerationErrorKind.NOT_CONFIGURED
+        kind = _UNAVAILABLE.get(error.code, GenerationErrorKind.NOT_CONFIGURED)
         message = error.message if error.hint is None else f"{error.message} ({error.hint})"
         return UnavailableBackend("llama_cpp", kind, message)
     return LlamaCppBackend(

