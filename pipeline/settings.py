@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import CaroError, usage_error
+from pipeline.errors import CaroError, state_unwritable, usage_error
 from pipeline.paths import REPO_CONFIGS
 from pipeline.values import SafetyLevel, Shell, Userland
 
@@ -183,8 +183,16 @@ def _read_toml(path: Path, *, what: str) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return _flatten(tomllib.load(handle))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        # Not there, or a file stands where its folder should be (CARO_HOME naming a file):
+        # either way there are no user settings, and commands that need no state still work.
         return {}
+    except UnicodeDecodeError:
+        raise CaroError(
+            f"the {what} is not UTF-8 text",
+            code="config_invalid",
+            hint="save it as UTF-8, or run `caro config reset`; `caro config path` shows where it is",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise CaroError(
             f"the {what} is not valid TOML ({exc})",
@@ -304,17 +312,38 @@ def unset_user_values(config_file: Path) -> bool:
     """Remove the user's file, keeping a backup beside it; True if there was one."""
     if not config_file.exists():
         return False
-    config_file.replace(config_file.with_suffix(".toml.bak"))
+    try:
+        config_file.replace(config_file.with_suffix(".toml.bak"))
+    except OSError as exc:
+        raise _unwritable(exc) from None
     return True
+
+
+def _unwritable(error: OSError) -> CaroError:
+    return state_unwritable(
+        error, "user config file", code="config_unwritable", where="the folder `caro config path` shows",
+        kept="nothing was changed",
+    )
 
 
 def _write_toml(config_file: Path, flat: Mapping[str, Any]) -> None:
     import tomli_w  # only when writing
 
-    config_file.parent.mkdir(parents=True, exist_ok=True)
+    text = tomli_w.dumps(_unflatten(flat))
     tmp = config_file.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(_unflatten(flat)), encoding="utf-8")
-    os.replace(tmp, config_file)  # atomic: a crash never leaves half a file
+    try:
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())  # a full disk shows here, before the old file is replaced
+        os.replace(tmp, config_file)  # atomic: a crash never leaves half a file
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)  # never leave a half-written config.toml.tmp behind
+        except OSError:
+            pass  # could not be created in the first place
+        raise _unwritable(exc) from None
 
 
 def check_key(key: str) -> KeySpec:
