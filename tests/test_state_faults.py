@@ -18,10 +18,16 @@ from pipeline.paths import state_paths
 from pipeline.settings import load_settings, set_user_value, unset_user_values
 
 
-def test_a_config_file_that_is_not_utf8_is_a_config_error(caro_home: Path) -> None:
+def _user_config(content: bytes) -> Path:
+    """The user config file under this test's CARO_HOME, holding `content`."""
     config = state_paths().config_file
     config.parent.mkdir(parents=True)
-    config.write_bytes(b'safety = "strict"\n# caf\xe9\n')  # Latin-1, as an old editor saves it
+    config.write_bytes(content)
+    return config
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(caro_home: Path) -> None:
+    config = _user_config(b'safety = "strict"\n# caf\xe9\n')  # Latin-1, as an old editor saves it
     with pytest.raises(CaroError) as caught:
         load_settings(config)
     assert caught.value.code == "config_invalid" and caught.value.exit_code is ExitCode.ERROR
@@ -30,9 +36,7 @@ def test_a_config_file_that_is_not_utf8_is_a_config_error(caro_home: Path) -> No
 
 
 def test_a_config_file_that_is_not_utf8_gives_a_json_error_under_output_json(caro_home: Path, capsys) -> None:
-    config = state_paths().config_file
-    config.parent.mkdir(parents=True)
-    config.write_bytes(b"\xff\xfe\x00s")
+    config = _user_config(b"\xff\xfe\x00s")
     assert main(["check", "--output", "json", "ls"]) == ExitCode.ERROR
     captured = capsys.readouterr()
     assert json.loads(captured.out)["error"]["code"] == "config_invalid" and captured.err == ""
@@ -56,9 +60,7 @@ def test_caro_home_naming_a_file_means_no_settings_and_writes_say_why(tmp_path: 
 
 
 def test_a_failed_config_write_leaves_no_tmp_file_and_the_old_file(caro_home: Path) -> None:
-    config = state_paths().config_file
-    config.parent.mkdir(parents=True)
-    config.write_text('safety = "moderate"\n')
+    config = _user_config(b'safety = "moderate"\n')
     # A folder where the temporary file goes makes the write fail after the folder was made.
     config.with_suffix(".toml.tmp").mkdir()
     with pytest.raises(CaroError) as caught:
@@ -68,9 +70,7 @@ def test_a_failed_config_write_leaves_no_tmp_file_and_the_old_file(caro_home: Pa
 
 
 def test_reset_that_cannot_move_the_file_is_a_config_error(caro_home: Path) -> None:
-    config = state_paths().config_file
-    config.parent.mkdir(parents=True)
-    config.write_text('safety = "strict"\n')
+    config = _user_config(b'safety = "strict"\n')
     config.with_suffix(".toml.bak").mkdir()
     (config.with_suffix(".toml.bak") / "occupied").write_text("")  # a non-empty folder cannot be replaced
     with pytest.raises(CaroError) as caught:
