@@ -11,6 +11,7 @@ from pipeline.cli.main import ends_process
 from pipeline.errors import ExitCode
 from pipeline.execute import Plan, decide, run_command
 from pipeline.settings import OutputFormat, Settings
+from pipeline.terminal import printable
 from pipeline.values import Action, GenerationErrorKind, Outcome, Result, Risk, SafetyLevel, Shell, TextKind
 
 
@@ -57,7 +58,7 @@ def _resolved_shell(settings: Settings) -> Shell:
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(printable(message) + "\n")  # a command or explanation never hides text
 
 
 def _describe(result: Result) -> None:
@@ -175,7 +176,7 @@ def _respond(result: Result, settings: Settings, *, execute: bool, yes: bool, dr
         _say(f"caro: {decision.reason}")
         return _Response(int(decision.exit_code), False)
     if decision.plan is Plan.SHOW:
-        sys.stdout.write(command + "\n")
+        sys.stdout.write(printable(command) + "\n")
         sys.stdout.flush()
         _describe(result)
         return _Response(int(decision.exit_code), False)
@@ -214,7 +215,7 @@ def check_command(
         return code
     assert result.risk is not None and result.action is not None  # a command was judged
     sys.stdout.write(f"risk: {result.risk.label}\naction: {result.action.value}\n")
-    sys.stdout.write(f"categories: {', '.join(result.categories) or '-'}\nexplanation: {result.explanation}\n")
+    sys.stdout.write(f"categories: {', '.join(result.categories) or '-'}\nexplanation: {printable(result.explanation)}\n")
     for warning in result.warnings:
-        sys.stdout.write(f"warning: {warning}\n")
+        sys.stdout.write(f"warning: {printable(warning)}\n")
     return code
