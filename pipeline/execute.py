@@ -1,16 +1,20 @@
-"""Deciding whether a judged command runs, and running it in the target shell."""
+"""Deciding whether a judged command runs, and running it in the target shell.
+
+Light on purpose (the pipeline's values are imported by `decide` when it runs): the `caro`
+client imports `run_command` to run a command the service judged, in the user's own terminal
+and working directory.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from enum import Enum
-from typing import IO
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from pipeline.errors import ExitCode
-from pipeline.values import Action, Outcome, Result, Shell
+
+if TYPE_CHECKING:
+    from pipeline.values import Result, Shell
 
 
 class Plan(str, Enum):
@@ -22,8 +26,7 @@ class Plan(str, Enum):
     REFUSE = "refuse"  # never run: blocked, or confirmation impossible
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     plan: Plan
     exit_code: ExitCode  # caro's exit code when the command does not run
     reason: str = ""
@@ -35,6 +38,8 @@ def decide(result: Result, *, execute: bool, yes: bool, dry_run: bool, interacti
     Blocked commands never run. Confirm-level commands need a yes: `-y`, or an answer at the
     terminal. Allowed commands run with `-x`, or after a yes at the terminal.
     """
+    from pipeline.values import Action, Outcome
+
     if result.outcome is Outcome.BAD_INPUT:
         return Decision(Plan.SHOW, ExitCode.USAGE)
     if result.outcome is Outcome.NO_COMMAND or result.command is None:
@@ -58,18 +63,19 @@ def decide(result: Result, *, execute: bool, yes: bool, dry_run: bool, interacti
     return Decision(Plan.SHOW, ExitCode.SUCCESS)
 
 
-def shell_executable(shell: Shell) -> str:
+def shell_executable(shell: Shell | str) -> str:
     """The path of the target shell, falling back to /bin/sh when it is not installed."""
-    return shutil.which(shell.value) or "/bin/sh"
+    import shutil
+
+    return shutil.which(getattr(shell, "value", shell)) or "/bin/sh"
 
 
-def run_command(command: str, shell: Shell, *, stdout: IO[str] | None = None) -> int:
+def run_command(command: str, shell: Shell | str, *, stdout: IO[str] | None = None) -> int:
     """Run `command` with `shell -c` in the current directory; its exit status, shell-style for signals."""
+    import subprocess
+
     completed = subprocess.run([shell_executable(shell), "-c", command], stdout=stdout or sys.stdout, check=False)
     code = completed.returncode
     if code < 0:  # killed by a signal: report it the way a shell does
         return 128 + abs(code)
     return code
-
-
-

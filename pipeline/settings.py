@@ -158,6 +158,8 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("output", _choice(*(o.value for o in OutputFormat)), "output format: plain, json or yaml"),
         KeySpec("extra_static_tables", _paths, "extra static-match table files"),
         KeySpec("extra_safety_rules", _paths, "extra safety-rule files"),
+        KeySpec("serve.enabled", _boolean, "answer requests through the resident caro service, started on demand"),
+        KeySpec("serve.idle_s", _seconds, "seconds the caro service waits for a request before it exits"),
         KeySpec("telemetry.enabled", _boolean, "record anonymous usage telemetry on this machine"),
         KeySpec(
             "telemetry.flush",

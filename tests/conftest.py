@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def caro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def caro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private CARO_HOME for the test; no CARO_* variable from the developer's shell leaks in."""
     for name in list(os.environ):
         if (name.startswith("CARO_") and name != "CARO_CASES_DIR") or name in ("DO_NOT_TRACK", "VLLM_NO_USAGE_STATS"):
@@ -23,7 +26,52 @@ def caro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CARO_PIP_ARGS", "--no-index")
     # Without a model unless a test asks for one, so "no static match" is a quick, known outcome.
     monkeypatch.setenv("CARO_BACKEND", "none")
-    return home
+    # A caro service started by a test's `caro` process lives in the test's own runtime
+    # directory (short: a socket path must fit in 108 bytes) and is stopped when the test ends.
+    runtime = Path(tempfile.mkdtemp(prefix="caro-run-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    yield home
+    stop_services(runtime)
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def stop_services(runtime: Path) -> None:
+    """End every caro service whose pid file is in this runtime directory (SIGTERM, then SIGKILL)."""
+    import signal
+    import time
+
+    pids = []
+    for pid_file in runtime.glob("caro/*.pid"):
+        try:
+            pids.append(int(pid_file.read_text()))
+        except (OSError, ValueError):
+            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+                alive.append(pid)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in alive if _alive(pid)]
+            time.sleep(0.02)
+        pids = alive
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A service is not our child: once it has exited it is reaped by init, but a zombie
+    # still answers kill(0); /proc tells them apart.
+    try:
+        return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="session")

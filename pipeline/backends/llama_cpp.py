@@ -129,6 +129,12 @@ def loaded_model(params: LoadParams) -> LoadedModel:
         return model
 
 
+def loaded_models() -> list[str]:
+    """The file names of the models loaded in this process."""
+    with _MODELS_LOCK:
+        return sorted({params.path.name for params in _MODELS})
+
+
 def unload_all() -> int:
     """Free every cached model; the number freed. Backends that held one load it again if asked."""
     with _MODELS_LOCK:

@@ -10,10 +10,51 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import typer.core
 
 from pipeline import __version__
-from pipeline.cli.main import RequestRoutingGroup
+from pipeline.cli._click import Context
 from pipeline.cli.options import ConfigOpt, OutputOpt, SafetyOpt, ShellOpt
+
+DEFAULT_COMMAND = "run"
+
+
+class RequestRoutingGroup(typer.core.TyperGroup):
+    """A group whose first positional word picks a subcommand, or else is the start of a request.
+
+    `caro list files` runs `run list files`; `caro config show` runs the config command;
+    `caro -- config show` forces a request. Options before a subcommand's name move after it,
+    so `caro --output json check CMD` works like `caro check --output json CMD`.
+    (`pipeline/cli/fast.py` routes the same way without typer; a test keeps the two in step.)
+    """
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        if args and args[0] in ("-h", "--help", "--version"):
+            return super().parse_args(ctx, args)
+        return super().parse_args(ctx, self._route(args))
+
+    def _route(self, args: list[str]) -> list[str]:
+        takes_value = self._options_with_values()
+        index = 0
+        while index < len(args):
+            word = args[index]
+            if word == "--":
+                break
+            if word.startswith("-") and len(word) > 1:
+                index += 2 if word in takes_value else 1
+                continue
+            if word in self.commands and word != DEFAULT_COMMAND:
+                return [word, *args[:index], *args[index + 1 :]]
+            break
+        return [DEFAULT_COMMAND, *args]
+
+    def _options_with_values(self) -> set[str]:
+        run = self.commands[DEFAULT_COMMAND]
+        names: set[str] = set()
+        for param in run.params:
+            if getattr(param, "param_type_name", "") == "option" and not param.is_flag and not param.count:
+                names.update(param.opts)
+        return names
 
 app = typer.Typer(
     cls=RequestRoutingGroup,
@@ -135,6 +176,21 @@ def eval_(
 
         raise usage_error("--mode must be pipeline or model")
     return run_eval(suites=suites, mode=mode, limit=limit, show_failures=failures, output=output, config=config)
+
+
+@app.command("serve")
+def serve(
+    status: Annotated[bool, typer.Option("--status", help="Say whether the service runs, and what it holds.")] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the service (it finishes the requests it has).")] = False,
+    foreground: Annotated[
+        bool, typer.Option("--foreground", help="Run the service in this terminal until it is idle or stopped (Ctrl-C).")
+    ] = False,
+    output: OutputOpt = None,
+) -> int:
+    """Start the resident caro service (requests start it on their own); or show its status, or stop it."""
+    from pipeline.cli.serve import serve_command
+
+    return serve_command(status=status, stop=stop, foreground=foreground, output=output)
 
 
 from pipeline.cli.config import config_app  # noqa: E402  (registered after the commands above)

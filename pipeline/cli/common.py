@@ -8,12 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import usage_error
+from pipeline.cli.text import read_text  # noqa: F401  (the commands' one way to read text)
 from pipeline.settings import OutputFormat, Settings, load_settings
-
-# Enough to hold the longest text the parse stage accepts, in any UTF-8 encoding of it; more
-# than that is never read, so a huge pipe cannot exhaust memory.
-_STDIN_LIMIT = 4 * 128 * 1024 + 4
 
 
 def config_path(flag: Path | None) -> Path:
@@ -33,29 +29,16 @@ def settings_from(config: Path | None, **flags: Any) -> Settings:
     return load_settings(config_path(config), flags=values)
 
 
-def read_text(words: list[str] | None, prompt: str | None = None, *, what: str = "request") -> str:
-    """The text from -p, from the words, or from stdin when it is piped.
+def data_text(data: dict[str, Any], fmt: OutputFormat) -> str:
+    """One data object as JSON (one line) or YAML text."""
+    if fmt is OutputFormat.YAML:
+        import yaml
 
-    Undecodable bytes are kept as surrogates so the parse stage reports them as invalid UTF-8.
-    """
-    if prompt is not None and words:
-        raise usage_error(f"give the {what} either as words or with -p, not both")
-    if prompt is not None:
-        return prompt
-    if words:
-        return " ".join(words)
-    if sys.stdin is None or sys.stdin.isatty():
-        raise usage_error(f"no {what} given", hint='caro "find python files modified last week"')
-    data = sys.stdin.buffer.read(_STDIN_LIMIT)
-    return data.decode("utf-8", errors="surrogateescape")
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return json.dumps(data, ensure_ascii=False) + "\n"
 
 
 def emit_data(data: dict[str, Any], fmt: OutputFormat) -> None:
     """Write one data object to stdout as JSON or YAML."""
-    if fmt is OutputFormat.YAML:
-        import yaml
-
-        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    else:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.write(data_text(data, fmt))
     sys.stdout.flush()

@@ -1,58 +1,27 @@
-"""The `caro` entry point: routes `caro REQUEST...` to `run`, and turns every error into one line.
+"""The `caro` entry point: a light fast path for requests and checks, typer for everything else.
 
-This module imports only typer/click; each command imports the machinery it needs when it
-runs, so `caro --help` and `caro config path` stay instant.
+`caro REQUEST` and `caro check CMD` are parsed by `pipeline/cli/fast.py` and answered by the
+caro service, so the client imports no typer, Hamilton, pandas or parser. Anything the fast
+path is not sure of (a subcommand, --help, an unusual option) goes to the typer app, which
+stays the one definition of the commands and their options. Either way every error becomes
+one line here.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-
-from pipeline.cli._click import Abort, ClickException, Context, Exit, UsageError
-import typer.core
+import time
+from collections.abc import Callable, Sequence
 
 from pipeline.errors import CaroError, ExitCode
 
-DEFAULT_COMMAND = "run"
+_STARTED = time.perf_counter()
 
 
-class RequestRoutingGroup(typer.core.TyperGroup):
-    """A group whose first positional word picks a subcommand, or else is the start of a request.
-
-    `caro list files` runs `run list files`; `caro config show` runs the config command;
-    `caro -- config show` forces a request. Options before a subcommand's name move after it,
-    so `caro --output json check CMD` works like `caro check --output json CMD`.
-    """
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        if args and args[0] in ("-h", "--help", "--version"):
-            return super().parse_args(ctx, args)
-        return super().parse_args(ctx, self._route(args))
-
-    def _route(self, args: list[str]) -> list[str]:
-        takes_value = self._options_with_values()
-        index = 0
-        while index < len(args):
-            word = args[index]
-            if word == "--":
-                break
-            if word.startswith("-") and len(word) > 1:
-                index += 2 if word in takes_value else 1
-                continue
-            if word in self.commands and word != DEFAULT_COMMAND:
-                return [word, *args[:index], *args[index + 1 :]]
-            break
-        return [DEFAULT_COMMAND, *args]
-
-    def _options_with_values(self) -> set[str]:
-        run = self.commands[DEFAULT_COMMAND]
-        names: set[str] = set()
-        for param in run.params:
-            if getattr(param, "param_type_name", "") == "option" and not param.is_flag and not param.count:
-                names.update(param.opts)
-        return names
+def started() -> float:
+    """When this caro invocation began (perf_counter): its session's duration counts from here."""
+    return _STARTED
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -76,27 +45,14 @@ def _report(error: CaroError, as_json: bool) -> None:
     sys.stderr.write(f"caro: error: {error.message}{hint}\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (the console script exits with it)."""
-    from pipeline.cli.app import app
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    command = typer.main.get_command(app)
+def guarded(args: Sequence[str], command: Callable[[], int]) -> int:
+    """Run a command; every error becomes one line (or a JSON error object) and its exit code."""
     try:
-        code = command.main(args=args, prog_name="caro", standalone_mode=False)
+        return command()
     except CaroError as error:
         _report(error, _wants_json(args))
         return int(error.exit_code)
-    except UsageError as error:
-        message = error.format_message().strip().splitlines()[0]
-        _report(CaroError(message, code="usage", exit_code=ExitCode.USAGE, hint="caro --help"), _wants_json(args))
-        return int(ExitCode.USAGE)
-    except ClickException as error:  # e.g. a file option that cannot be opened
-        _report(CaroError(error.format_message(), code="error", exit_code=ExitCode.ERROR), _wants_json(args))
-        return int(ExitCode.ERROR)
-    except Exit as stop:
-        return int(stop.exit_code)
-    except (Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         sys.stderr.write("caro: interrupted\n")
         return 130
     except BrokenPipeError:
@@ -108,18 +64,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"caro: internal error ({type(error).__name__}); rerun with CARO_DEBUG=1 to see the traceback\n")
         return int(ExitCode.ERROR)
-    return int(code or 0)
+
+
+def _typer(args: list[str]) -> int:
+    """Run the typer app; click's own errors become CaroErrors."""
+    import typer.main
+
+    from pipeline.cli._click import Abort, ClickException, Exit, UsageError
+    from pipeline.cli.app import app
+
+    command = typer.main.get_command(app)
+    try:
+        return int(command.main(args=args, prog_name="caro", standalone_mode=False) or 0)
+    except UsageError as error:
+        message = error.format_message().strip().splitlines()[0]
+        raise CaroError(message, code="usage", exit_code=ExitCode.USAGE, hint="caro --help") from None
+    except ClickException as error:  # e.g. a file option that cannot be opened
+        raise CaroError(error.format_message(), code="error", exit_code=ExitCode.ERROR) from None
+    except Exit as stop:
+        return int(stop.exit_code)
+    except Abort:
+        raise KeyboardInterrupt from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI through typer and return its exit code (a program or a test calling caro)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return guarded(args, lambda: _typer(args))
 
 
 # True only in the console script, which ends the process right after the command: only
 # then may a request's telemetry be left to a forked child (a program that calls `main`, a
-# test for one, goes on running, and is never forked).
-_ENDS_PROCESS = False
+# test for one, goes on running, and is never forked), and only then is the caro service
+# used (a program calling `main` gets its answers from its own process).
+_CONSOLE = False
 
 
 def ends_process() -> bool:
     """Whether the process ends as soon as this command returns (the `caro` console script)."""
-    return _ENDS_PROCESS
+    return _CONSOLE
+
+
+def uses_service() -> bool:
+    """Whether requests go to the caro service (the `caro` console script), rather than run here."""
+    return _CONSOLE
 
 
 def entry() -> None:
@@ -130,9 +118,13 @@ def entry() -> None:
     happens in it (files and databases are closed where they are used, output is flushed
     here), so the process ends at once with `os._exit`.
     """
-    global _ENDS_PROCESS
-    _ENDS_PROCESS = True
-    code = main()
+    global _CONSOLE
+    _CONSOLE = True
+    args = sys.argv[1:]
+    from pipeline.cli.fast import parse, run_parsed
+
+    parsed = parse(args)
+    code = guarded(args, lambda: run_parsed(parsed)) if parsed is not None else main(args)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

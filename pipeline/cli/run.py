@@ -1,21 +1,35 @@
-"""`caro REQUEST` and `caro check COMMAND`: call the pipeline, render the result, run it if wanted."""
+"""`caro REQUEST` and `caro check COMMAND`: ask the pipeline, render the result, run it if wanted.
+
+The pipeline runs in the caro service when the `caro` console script can reach one (see
+`pipeline/cli/remote.py`), else here. Either way the answer is rendered by the same functions,
+`respond_script` and `check_script`, into a script that the client performs
+(`pipeline/cli/perform.py`): what to print, whether to ask, what to run. So a request answered
+by the service prints exactly what one answered here prints.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pipeline.cli.common import emit_data, read_text, settings_from
-from pipeline.cli.main import ends_process
+from pipeline.cli.common import data_text, read_text, settings_from
+from pipeline.cli.main import ends_process, uses_service
+from pipeline.cli.perform import Script, perform, write
 from pipeline.errors import ExitCode
-from pipeline.execute import Plan, decide, run_command
+from pipeline.execute import Plan, decide
 from pipeline.settings import OutputFormat, Settings
 from pipeline.terminal import printable
-from pipeline.values import Action, GenerationErrorKind, Outcome, Result, Risk, SafetyLevel, Shell, TextKind
+from pipeline.values import Action, GenerationErrorKind, Outcome, Platform, Result, Risk, SafetyLevel, Shell, TextKind
+
+if TYPE_CHECKING:
+    from pipeline.service import Caro, RequestOptions
+    from pipeline.telemetry.recorder import Recorder
 
 
-def _missing_model(result: Result) -> bool:
+def missing_model(result: Result) -> bool:
     """Whether the request failed only because the embedded model has not been pulled yet."""
     errors = (*result.backend_failures, result.generation_error)
     return result.outcome is Outcome.NO_COMMAND and any(
@@ -23,7 +37,7 @@ def _missing_model(result: Result) -> bool:
     )
 
 
-def _pull_configured_model(settings: Settings, verbose: bool) -> bool:
+def pull_configured_model(settings: Settings, verbose: bool) -> bool:
     """Pull the configured catalogue model, with the progress bar on stderr; False when it is not a catalogue name."""
     from pipeline.cli.progress import PullBar, megabytes
     from pipeline.models import store
@@ -43,55 +57,156 @@ def _pull_configured_model(settings: Settings, verbose: bool) -> bool:
     return True
 
 
-def _pipeline(settings: Settings):  # -> (Caro, RequestOptions); imported here: Hamilton is heavy
-    from pipeline.service import Caro, RequestOptions
+def platform_for(settings: Settings, environ: Mapping[str, str]) -> Platform:
+    """The platform the request is for: the settings' choices, else what the user's environment says."""
+    from pipeline.platform import detected_shell, resolve_platform
 
-    caro = Caro.from_settings(settings)
-    options = RequestOptions(safety=settings.safety, shell=settings.shell, userland=settings.userland)
-    return caro, options
+    return resolve_platform(settings.shell or detected_shell(environ), settings.userland)
 
 
-def _resolved_shell(settings: Settings) -> Shell:
-    from pipeline.platform import resolve_platform
+def request_options(settings: Settings, platform: Platform, *, cwd: str | None = None, home: str | None = None) -> RequestOptions:
+    """The pipeline's per-request options for these settings, on this platform, in these folders."""
+    from pipeline.service import RequestOptions
 
-    return resolve_platform(settings.shell, settings.userland).shell
+    return RequestOptions(
+        safety=settings.safety, shell=platform.shell, userland=settings.userland, working_directory=cwd, home_directory=home
+    )
+
+
+def recorder_for(settings: Settings, environ: Mapping[str, str], database: Path | None = None) -> Recorder | None:
+    """The telemetry recorder of one request when telemetry is on (or in debug mode), else None."""
+    from pipeline.telemetry.consent import telemetry_state
+
+    consent = telemetry_state(settings.values, environ, source=settings.layers.get("telemetry.enabled"))
+    if not (consent.enabled or consent.debug):
+        return None
+    from pipeline.telemetry.recorder import Recorder
+
+    return Recorder(settings=settings.values, debug=consent.debug, database=database)
 
 
 def _say(message: str) -> None:
     sys.stderr.write(printable(message) + "\n")  # a command or explanation never hides text
 
 
-def _describe(result: Result) -> None:
-    """The judgement, for a person, on stderr (stdout carries only the command); silent when all is well."""
+def _describe(result: Result) -> list[str]:
+    """The judgement, for a person, on stderr (stdout carries only the command); nothing when all is well."""
+    lines = []
     if result.risk is not None and result.action is not None and (result.risk > Risk.SAFE or result.warnings):
         categories = f" [{', '.join(result.categories)}]" if result.categories else ""
-        _say(f"risk: {result.risk.label}, {result.action.value}{categories}: {result.explanation}")
-    for warning in result.warnings:
-        _say(f"warning: {warning}")
+        lines.append(f"risk: {result.risk.label}, {result.action.value}{categories}: {result.explanation}")
+    lines.extend(f"warning: {warning}" for warning in result.warnings)
+    return lines
 
 
-def _verbose(result: Result, settings: Settings) -> None:
-    from pipeline.platform import resolve_platform
-
-    profile = resolve_platform(settings.shell, settings.userland)
-    _say(
+def _verbose(result: Result, settings: Settings, profile: Platform) -> list[str]:
+    lines = [
         f"caro: source={result.source.value} backend={result.backend or '-'} "
         f"platform={profile.os}/{profile.userland.value}/{profile.shell.value} safety={settings.safety.value}"
-    )
+    ]
     if result.generation_error is not None:
         error = result.generation_error
-        _say(f"caro: generation {error.kind.value} ({'recoverable' if error.recoverable else 'fatal'})")
+        lines.append(f"caro: generation {error.kind.value} ({'recoverable' if error.recoverable else 'fatal'})")
+    return lines
 
 
-def _ask(question: str) -> bool:
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
+def interactive(fmt: OutputFormat, tty: bool) -> bool:
+    """Whether a person can be asked: plain output, and stdin and stderr are a terminal (`tty`)."""
+    return fmt is OutputFormat.PLAIN and tty
 
 
-def _interactive(fmt: OutputFormat) -> bool:
-    return fmt is OutputFormat.PLAIN and sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+def terminal_attached() -> bool:
+    """Whether this process's stdin and stderr are a terminal."""
+    return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def result_data(result: Result, fmt: OutputFormat, *, executed: bool, code: int) -> str:
+    """The data object `--output json|yaml` prints for a result."""
+    return data_text({**result.as_dict(), "executed": executed, "exit_code": code}, fmt)
+
+
+def _script(out: list[tuple[int, str]], plan: Plan, exit_code: int, **fields: Any) -> Script:
+    return {"out": out, "plan": plan.value, "exit_code": int(exit_code), "question": "", "command": "", "shell": "sh",
+            "stdout": 1, "data": None, **fields}
+
+
+def respond_script(
+    result: Result, settings: Settings, platform: Platform, *, execute: bool, yes: bool, dry_run: bool, verbose: bool, tty: bool
+) -> Script:
+    """What the client prints, asks and runs for a request's result (see `pipeline/cli/perform.py`)."""
+    fmt = settings.output
+    decision = decide(result, execute=execute, yes=yes, dry_run=dry_run, interactive=interactive(fmt, tty))
+    out: list[tuple[int, str]] = [(2, printable(line) + "\n") for line in (_verbose(result, settings, platform) if verbose else ())]
+    shell = platform.shell.value
+
+    if fmt is not OutputFormat.PLAIN:
+        if decision.plan is Plan.RUN:
+            # stdout carries the one data object, written after the run; the command's own output goes to stderr.
+            return _script(out, Plan.RUN, decision.exit_code, command=result.command or "", shell=shell, stdout=2, data=fmt.value)
+        out.append((1, result_data(result, fmt, executed=False, code=int(decision.exit_code))))
+        return _script(out, Plan.SHOW, decision.exit_code)
+
+    def say(*lines: str) -> None:
+        out.extend((2, printable(line) + "\n") for line in lines)  # a command or explanation never hides text
+
+    if result.outcome is not Outcome.COMMAND:
+        hint = " (hint: add it to a static table, or configure a model backend)" if result.outcome is Outcome.NO_COMMAND else ""
+        say(f"caro: {'error' if result.outcome is Outcome.BAD_INPUT else 'no command'}: {result.explanation}{hint}")
+        return _script(out, Plan.SHOW, decision.exit_code)
+    command = result.command or ""
+    if decision.plan is Plan.REFUSE:
+        say(f"caro: not run: {command}", *_describe(result), f"caro: {decision.reason}")
+        return _script(out, Plan.SHOW, decision.exit_code)
+    if decision.plan is Plan.SHOW:
+        out.append((1, printable(command) + "\n"))
+        say(*_describe(result))
+        return _script(out, Plan.SHOW, decision.exit_code)
+    say(f"$ {command}", *_describe(result))
+    if decision.plan is Plan.ASK:
+        question = "This command needs confirmation. Run it?" if result.action is Action.CONFIRM else "Run it?"
+        return _script(out, Plan.ASK, decision.exit_code, question=question, command=command, shell=shell)
+    return _script(out, Plan.RUN, decision.exit_code, command=command, shell=shell)
+
+
+_CHECK_EXIT = {Action.ALLOWED: ExitCode.SUCCESS, Action.CONFIRM: ExitCode.NEEDS_CONFIRMATION, Action.BLOCKED: ExitCode.BLOCKED}
+
+
+def check_script(result: Result, settings: Settings) -> Script:
+    """What `caro check` prints for a judged command, and its exit code (the action)."""
+    code = int(_CHECK_EXIT[result.action]) if result.action is not None else int(ExitCode.USAGE)
+    fmt = settings.output
+    if fmt is not OutputFormat.PLAIN:
+        return _script([(1, result_data(result, fmt, executed=False, code=code))], Plan.SHOW, code)
+    if result.outcome is Outcome.BAD_INPUT:
+        return _script([(2, printable(f"caro: error: {result.explanation}") + "\n")], Plan.SHOW, code)
+    assert result.risk is not None and result.action is not None  # a command was judged
+    lines = [f"risk: {result.risk.label}", f"action: {result.action.value}"]
+    lines += [f"categories: {', '.join(result.categories) or '-'}", f"explanation: {printable(result.explanation)}"]
+    lines += [f"warning: {printable(warning)}" for warning in result.warnings]
+    return _script([(1, "".join(line + "\n" for line in lines))], Plan.SHOW, code)
+
+
+def _flags(**values: Any) -> dict[str, Any]:
+    """Option values as the service takes them: enum values as text, the config file as an absolute path."""
+    flags = {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
+    if flags.get("config") is not None:
+        flags["config"] = os.path.abspath(flags["config"])
+    return flags
+
+
+def _from_service(op: str, text: str, flags: dict[str, Any], settings: Settings, *, verbose: bool) -> int | None:
+    """The exit code of `op` answered by the service; None when this process must answer (said under -v)."""
+    if not (uses_service() and settings["serve.enabled"]):
+        return None
+    from pipeline.cli.remote import ask_service
+    from pipeline.serve.endpoint import Unavailable
+
+    try:
+        return ask_service(op, text, flags, verbose=verbose)
+    except Unavailable as gone:
+        if verbose:
+            _say(f"caro: answering in this process: {gone.reason}")
+        return None
 
 
 def run_request(
@@ -106,90 +221,51 @@ def run_request(
     dry_run: bool,
     verbose: bool,
     config: Path | None,
+    service: bool = True,
 ) -> int:
-    """Handle one request from the command line; the exit code."""
+    """Handle one request from the command line; the exit code. `service=False`: answer in this process."""
     settings = settings_from(config, output=output, shell=shell, safety=safety)
     text = read_text(words, prompt)
-    recorder = _recorder(settings)
-    caro, options = _pipeline(settings)
-    handled = caro.run(text, TextKind.REQUEST, options)
-    if _missing_model(handled.result) and _pull_configured_model(settings, verbose):
+    if service:
+        flags = _flags(output=output, shell=shell, safety=safety, config=config, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose)
+        code = _from_service("run", text, flags, settings, verbose=verbose)
+        if code is not None:
+            return code
+    return _answer_here(text, settings, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose)
+
+
+def _pipeline(settings: Settings) -> Caro:  # imported here: Hamilton is heavy
+    from pipeline.service import Caro
+
+    return Caro.from_settings(settings)
+
+
+def _answer_here(text: str, settings: Settings, *, execute: bool, yes: bool, dry_run: bool, verbose: bool) -> int:
+    recorder = recorder_for(settings, os.environ)
+    platform = platform_for(settings, os.environ)
+    caro = _pipeline(settings)
+    handled = caro.run(text, TextKind.REQUEST, request_options(settings, platform))
+    if missing_model(handled.result) and pull_configured_model(settings, verbose):
         # The first request that needs the default model fetches it, then is answered.
-        caro, options = _pipeline(settings)
-        handled = caro.run(text, TextKind.REQUEST, options)
+        caro = _pipeline(settings)
+        handled = caro.run(text, TextKind.REQUEST, request_options(settings, platform))
     result = handled.result
-    code = _respond(result, settings, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose)
+    script = respond_script(
+        result, settings, platform, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, tty=terminal_attached()
+    )
+    executed, code = perform(script)
+    if executed and script["data"]:
+        write(1, result_data(result, settings.output, executed=True, code=code))
     if recorder is not None:  # one flush per request, after the command ran (or not)
         args = (text, result, handled.drafts, handled.durations_ms)
         # In the background when caro exits next, unless the user waits for a report
         # (--verbose) or asked for inline.
         background = settings["telemetry.flush"] == "background" and not verbose and ends_process()
-        if not (background and recorder.flush_detached(*args, executed=code.executed)):
-            problem = recorder.flush(*args, executed=code.executed)
+        if not (background and recorder.flush_detached(*args, executed=executed)):
+            problem = recorder.flush(*args, executed=executed)
             if problem and verbose:
                 _say(f"caro: {problem}")
-    return code.exit_code
-
-
-def _recorder(settings: Settings):  # -> Recorder | None; telemetry modules load only when it is on
-    import os
-
-    from pipeline.telemetry.consent import telemetry_state
-
-    consent = telemetry_state(settings.values, os.environ, source=settings.layers.get("telemetry.enabled"))
-    if not (consent.enabled or consent.debug):
-        return None
-    from pipeline.telemetry.recorder import Recorder
-
-    return Recorder(settings=settings.values, debug=consent.debug)
-
-
-@dataclass(frozen=True)
-class _Response:
-    exit_code: int
-    executed: bool
-
-
-def _respond(result: Result, settings: Settings, *, execute: bool, yes: bool, dry_run: bool, verbose: bool) -> _Response:
-    """Render the result, run the command when allowed and wanted; caro's exit code and whether it ran."""
-    fmt = settings.output
-    decision = decide(result, execute=execute, yes=yes, dry_run=dry_run, interactive=_interactive(fmt))
-    if verbose:
-        _verbose(result, settings)
-
-    if fmt is not OutputFormat.PLAIN:
-        executed, code = False, int(decision.exit_code)
-        if decision.plan is Plan.RUN:
-            # stdout carries the one data object; the command's own output goes to stderr.
-            code, executed = run_command(result.command or "", _resolved_shell(settings), stdout=sys.stderr), True
-        emit_data({**result.as_dict(), "executed": executed, "exit_code": code}, fmt)
-        return _Response(code, executed)
-
-    if result.outcome is not Outcome.COMMAND:
-        hint = " (hint: add it to a static table, or configure a model backend)" if result.outcome is Outcome.NO_COMMAND else ""
-        _say(f"caro: {'error' if result.outcome is Outcome.BAD_INPUT else 'no command'}: {result.explanation}{hint}")
-        return _Response(int(decision.exit_code), False)
-    command = result.command or ""
-    if decision.plan is Plan.REFUSE:
-        _say(f"caro: not run: {command}")
-        _describe(result)
-        _say(f"caro: {decision.reason}")
-        return _Response(int(decision.exit_code), False)
-    if decision.plan is Plan.SHOW:
-        sys.stdout.write(printable(command) + "\n")
-        sys.stdout.flush()
-        _describe(result)
-        return _Response(int(decision.exit_code), False)
-    _say(f"$ {command}")
-    _describe(result)
-    if decision.plan is Plan.ASK:
-        question = "This command needs confirmation. Run it?" if result.action is Action.CONFIRM else "Run it?"
-        if not _ask(question):
-            return _Response(int(decision.exit_code), False)
-    return _Response(run_command(command, _resolved_shell(settings)), True)
-
-
-_CHECK_EXIT = {Action.ALLOWED: ExitCode.SUCCESS, Action.CONFIRM: ExitCode.NEEDS_CONFIRMATION, Action.BLOCKED: ExitCode.BLOCKED}
+    return code
 
 
 def check_command(
@@ -199,23 +275,15 @@ def check_command(
     shell: Shell | None,
     safety: SafetyLevel | None,
     config: Path | None,
+    service: bool = True,
 ) -> int:
     """Judge a given command; the exit code says the action."""
     settings = settings_from(config, output=output, shell=shell, safety=safety)
     text = read_text(words, what="command")
-    caro, options = _pipeline(settings)
-    result = caro.check(text, options)
-    code = int(_CHECK_EXIT[result.action]) if result.action is not None else int(ExitCode.USAGE)
-    fmt = settings.output
-    if fmt is not OutputFormat.PLAIN:
-        emit_data({**result.as_dict(), "executed": False, "exit_code": code}, fmt)
-        return code
-    if result.outcome is Outcome.BAD_INPUT:
-        _say(f"caro: error: {result.explanation}")
-        return code
-    assert result.risk is not None and result.action is not None  # a command was judged
-    sys.stdout.write(f"risk: {result.risk.label}\naction: {result.action.value}\n")
-    sys.stdout.write(f"categories: {', '.join(result.categories) or '-'}\nexplanation: {printable(result.explanation)}\n")
-    for warning in result.warnings:
-        sys.stdout.write(f"warning: {printable(warning)}\n")
-    return code
+    if service:
+        code = _from_service("check", text, _flags(output=output, shell=shell, safety=safety, config=config), settings, verbose=False)
+        if code is not None:
+            return code
+    platform = platform_for(settings, os.environ)
+    result = _pipeline(settings).check(text, request_options(settings, platform))
+    return perform(check_script(result, settings))[1]

@@ -80,21 +80,26 @@ class Recorder:
         *,
         executed: bool,
         attempts: int = 3,
+        context: Any = None,
+        debug_out: Any = None,
     ) -> str | None:
         """Validate and store (or, in debug mode, print) the request's events; a problem, or None.
 
-        `attempts`: how many times a write that finds the database locked is tried.
+        `attempts`: how many times a write that finds the database locked is tried. The caro
+        service passes the client's `context` (a `SensitiveContext`: its folders and
+        environment) and, in debug mode, `debug_out` (a text stream the rows go to, for the
+        client to print); by default they are this process's and stderr.
         """
         try:
             from pipeline.telemetry.privacy import SensitiveContext
             from pipeline.telemetry.schemas import validate_events
 
             events = self.events(result, drafts, durations_ms, executed=executed)
-            batch = validate_events(events, SensitiveContext.capture(request, result.command))
+            batch = validate_events(events, context or SensitiveContext.capture(request, result.command))
             if self.debug:
                 for rows in batch.rows.values():
                     for row in rows:
-                        sys.stderr.write(json.dumps(row, sort_keys=True) + "\n")
+                        (debug_out or sys.stderr).write(json.dumps(row, sort_keys=True) + "\n")
                 return None
             from pipeline.telemetry.store import TelemetryStore
 

@@ -1,0 +1,52 @@
+"""Carrying out an answer in the user's terminal: write what it says, ask, run the command.
+
+An answer to `caro REQUEST` or `caro check` is a *script*, a plain dict made by
+`pipeline/cli/run.py` in whichever process ran the pipeline (the service, or this one):
+
+- `out`: `[fd, text]` pairs to write first, to stdout (1) or stderr (2);
+- `plan`: `show` (nothing more), `ask` (ask `question`, then run on a yes) or `run`;
+- `command` and `shell`: what to run, with the shell's name; `stdout`: where the command's
+  own output goes (2 when stdout carries one JSON or YAML object);
+- `exit_code`: caro's exit code when nothing runs (not asked to, refused, or declined);
+- `data`: the output format when the data object can only be written after the command ran
+  (it holds the command's exit code).
+
+Only the client performs it: a command runs in the user's terminal, working directory and
+environment, never in the service. Light on purpose: the request path imports it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+Script = dict[str, Any]
+
+
+def write(fd: int, text: str) -> None:
+    """Write to stdout (1) or stderr (2) at once, so the two interleave in the order they were said."""
+    stream = sys.stdout if fd == 1 else sys.stderr
+    stream.write(text)
+    stream.flush()
+
+
+def _ask(question: str) -> bool:
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def perform(script: Script) -> tuple[bool, int]:
+    """Write, ask and run as the script says; whether the command ran, and the exit code."""
+    for fd, text in script["out"]:
+        write(fd, text)
+    plan = script["plan"]
+    if plan == "ask":
+        if not _ask(script["question"]):
+            return False, script["exit_code"]
+    elif plan != "run":
+        return False, script["exit_code"]
+    from pipeline.execute import run_command
+
+    return True, run_command(script["command"], script["shell"], stdout=sys.stderr if script["stdout"] == 2 else None)

@@ -1,0 +1,88 @@
+"""The client's half of `caro REQUEST` and `caro check` answered by the service.
+
+The client sends the text, the options as given, and its surroundings (environment, working
+and home folders, whether a person sits at the terminal); the service loads the settings,
+runs the pipeline and replies with the script to perform (`pipeline/cli/perform.py`) and the
+`Result` JSON. The client performs it (writes, asks, runs the command here), then tells the
+service whether the command ran, so that it can store the request's telemetry, and prints
+what the service says back (the data object after a run, telemetry notes under --verbose).
+
+`Unavailable` before anything was performed means: answer in this process instead. After the
+command ran, nothing is retried: a command never runs twice.
+
+Light on purpose: the request path imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from pipeline.cli.perform import perform, write
+from pipeline.serve.client import Service
+from pipeline.serve.endpoint import Unavailable
+
+
+def _message(op: str, text: str, flags: dict[str, Any]) -> dict[str, Any]:
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        raise Unavailable("the working directory is gone") from None
+    tty = sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+    return {"op": op, "text": text, "flags": flags, "env": dict(os.environ), "cwd": cwd,
+            "home": os.path.expanduser("~"), "tty": tty}
+
+
+def ask_service(op: str, text: str, flags: dict[str, Any], *, verbose: bool) -> int:
+    """Ask the service to answer `op` ("run" or "check") for `text`, perform its answer; the exit code."""
+    from pipeline.cli.main import started
+
+    message = _message(op, text, flags)
+    service = Service.connect()
+    try:
+        reply = service.ask(message)
+        if reply.get("pull"):  # the model is missing: download it here (the progress bar is the user's), then ask again
+            service.close()
+            _pull(flags, verbose)
+            service = Service.connect()
+            reply = service.ask(message)
+        script = reply["script"]
+        executed, code = perform(script)
+        if reply.get("then") != "done":
+            return code
+        try:
+            final = service.ask(
+                {"op": "done", "executed": executed, "exit_code": code, "elapsed_ms": (time.perf_counter() - started()) * 1000},
+                first=False,
+            )
+        except Unavailable:  # gone after the answer: the telemetry is lost, the output is not
+            final = {"out": _data_after_run(reply, script, code) if executed else []}
+        for fd, line in final.get("out", ()):
+            write(fd, line)
+        return code
+    finally:
+        service.close()
+
+
+def _pull(flags: dict[str, Any], verbose: bool) -> None:
+    from pathlib import Path
+
+    from pipeline.cli.common import settings_from
+    from pipeline.cli.run import pull_configured_model
+
+    config = flags.get("config")
+    settings = settings_from(
+        Path(config) if config else None, output=flags.get("output"), shell=flags.get("shell"), safety=flags.get("safety")
+    )
+    pull_configured_model(settings, verbose)
+
+
+def _data_after_run(reply: dict[str, Any], script: dict[str, Any], code: int) -> list[tuple[int, str]]:
+    if not script.get("data"):
+        return []
+    from pipeline.cli.common import data_text
+    from pipeline.settings import OutputFormat
+
+    return [(1, data_text({**reply["result"], "executed": True, "exit_code": code}, OutputFormat(script["data"])))]
