@@ -88,7 +88,7 @@ def test_every_plot_cell_explains_itself() -> None:
 def test_an_empty_database_says_so_and_draws_nothing(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     with TelemetryStore(empty) as store:
-        store.counts()  # the schema and no events
+        store.migrate()  # the schema and no events
     nb = _run(_with_parameters(_read(), f"database = {str(empty)!r}"), tmp_path)
     _assert_no_data(nb)
 

@@ -80,7 +80,7 @@ def test_no_data_gives_empty_frames_with_their_columns_and_creates_nothing(tmp_p
         path.write_bytes(b"")  # a zero-byte file is an empty SQLite database
     elif state == "empty":
         with TelemetryStore(path) as store:
-            store.counts()  # the schema, no events
+            store.migrate()  # the schema, no events
     overview = analysis.summary(path)
     assert overview.empty and overview.events == 0 and overview.first is None and overview.days == 0.0
     assert analysis.has_data(path) is False

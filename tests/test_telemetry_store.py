@@ -17,6 +17,7 @@ import pytest
 
 from pipeline.errors import CaroError
 from pipeline.paths import state_paths
+from pipeline.telemetry import tally
 from pipeline.telemetry.privacy import SensitiveContext
 from pipeline.telemetry.schemas import validate_events
 from pipeline.telemetry.store import TelemetryStore, WriteFailure, WriteOutcome
@@ -54,7 +55,7 @@ def test_migrations_are_named_and_applied_once_however_often_the_file_is_opened(
     applied = conn.execute(
         "SELECT name FROM _sqlite_migrations WHERE migration_set = 'caro' ORDER BY id"
     ).fetchall()
-    assert applied == [("m001_create_events",), ("m002_dropped_counts",)]
+    assert applied == [("m001_create_events",), ("m002_dropped_counts",), ("m003_dropped_by_reason",)]
     assert conn.execute("SELECT count(*) FROM events").fetchone() == (18,)
     conn.close()
 
@@ -71,7 +72,7 @@ def test_schema_sql_is_what_the_migrations_create(store: TelemetryStore) -> None
     sql = schema_sql()
     assert 'CREATE TABLE "events"' in sql and 'CREATE TABLE "dropped"' in sql
     assert 'ON "events" ("event_type", "ts")' in sql and 'ON "events" ("ts")' in sql
-    store.counts()
+    store.migrate()
     conn = sqlite3.connect(store.path)
     created = {
         row[0]
@@ -110,7 +111,10 @@ def test_a_write_is_one_transaction_all_or_nothing(store: TelemetryStore) -> Non
     outcome = store.write(batch)
     assert not outcome.ok and outcome.failure is WriteFailure.IO_ERROR
     assert sum(store.counts().values()) == 6
-    assert store.dropped() == {}
+    # Nothing of the failed write is in the database; its events are counted in the tally file.
+    assert sqlite3.connect(store.path).execute("SELECT count(*) FROM dropped").fetchone() == (0,)
+    assert sum(n for (reason, _), n in store.dropped_by_reason().items() if reason == "io_error") == 6
+    assert store.dropped_by_reason()[("invalid", "unknown")] == 1
 
 
 def test_query_filters_orders_and_limits_in_sql(store: TelemetryStore) -> None:
@@ -173,7 +177,9 @@ def test_a_corrupt_file_is_reported_and_left_byte_for_byte(tmp_path: Path) -> No
             store.counts()
         assert err.value.code == "telemetry_corrupt" and str(tmp_path) not in err.value.message
     assert path.read_bytes() == garbage
-    assert sorted(p.name for p in path.parent.iterdir()) == ["telemetry.db"]
+    # Beside it, only the count of the 12 events that could not be stored.
+    assert sorted(p.name for p in path.parent.iterdir()) == ["telemetry.db", "telemetry.db.dropped"]
+    assert sum(tally.peek(path).values()) == 12 and {reason for reason, _ in tally.peek(path)} == {"corrupt"}
 
 
 def test_a_damaged_page_is_reported_as_corrupt_and_not_repaired(tmp_path: Path) -> None:

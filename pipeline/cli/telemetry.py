@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, Optional
@@ -158,31 +158,57 @@ def _fields(row: Mapping[str, object]) -> str:
 def status(output: OutputOpt = None, config: ConfigOpt = None) -> int:
     """Say whether telemetry is on and why, where the database is, and how many events it holds."""
 
+    from pipeline.telemetry.connect import writable
+
     consent = _consent(config)
     path = _database()
     exists = path.exists()
-    counts: dict[str, int] = {}
-    dropped: dict[str, int] = {}
-    if exists:
-        with _store(path) as store:
-            counts, dropped = store.counts(), store.dropped()
+    with _store(path) as store:  # reads only: a missing file stays missing
+        counts, by_reason = store.counts(), store.dropped_by_reason()
     events = {kind.value: counts.get(kind.value, 0) for kind in EventType}
+    dropped: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    for (reason, kind), n in by_reason.items():
+        dropped[kind] = dropped.get(kind, 0) + n
+        reasons[reason] = reasons.get(reason, 0) + n
     report = {
         "enabled": consent.enabled,
         "debug": consent.debug,
         "reason": consent.reason,
         "database": str(path),
         "exists": exists,
+        "writable": writable(path),
         "size_bytes": _size(path) if exists else 0,
         "total": sum(events.values()),
         "events": events,
         "dropped": dropped,
+        "dropped_by_reason": reasons,
     }
     fmt = _format(output, config)
     if fmt is not OutputFormat.PLAIN:
         _emit(report, fmt)
         return 0
+    sys.stdout.write("\n".join(_status_lines(report, consent)) + "\n")
+    return 0
+
+
+# What each reason for not storing events means, for `caro telemetry status`.
+_DROP_REASONS = {
+    "invalid": "failed validation",
+    "sensitive": "held a piece of the request's context (privacy check)",
+    "locked": "the database was busy for too long",
+    "read_only": "the database could not be written",
+    "corrupt": "the database is damaged",
+    "disk_full": "the disk was full",
+    "io_error": "the disk or the system refused the write",
+    "failed": "telemetry itself failed",
+}
+
+
+def _status_lines(report: Mapping[str, Any], consent: Consent) -> list[str]:
+    """`caro telemetry status` for a person: state, database, events by type, and what was not stored."""
     state = "debug (printed, not stored)" if consent.debug else "on" if consent.enabled else "off"
+    path, exists, events = Path(str(report["database"])), bool(report["exists"]), dict(report["events"])
     lines = [f"telemetry: {state} ({consent.reason})", f"database:  {path}"]
     total, size = sum(events.values()), _human(_size(path)) if exists else ""
     if not total:
@@ -191,11 +217,14 @@ def status(output: OutputOpt = None, config: ConfigOpt = None) -> int:
         lines.append(f"events:    {total} ({size})")
         width = max(map(len, events))
         lines += [f"  {kind:<{width}}  {n}" for kind, n in events.items()]
-    if dropped:
-        lines.append(f"dropped:   {sum(dropped.values())} rows failed validation and were not stored")
-        lines += [f"  {kind}  {n}" for kind, n in sorted(dropped.items())]
-    sys.stdout.write("\n".join(lines) + "\n")
-    return 0
+    reasons = dict(report["dropped_by_reason"])
+    if reasons:
+        lines.append(f"dropped:   {sum(reasons.values())} events were not stored")
+        width = max(map(len, reasons))
+        lines += [f"  {reason:<{width}}  {n}  ({_DROP_REASONS.get(reason, reason)})" for reason, n in sorted(reasons.items())]
+    if consent.enabled and not report["writable"]:
+        lines.append("warning:   caro cannot write to the database or its folder: new events are lost, uncounted")
+    return lines
 
 
 @telemetry_app.command("show")
@@ -320,67 +349,4 @@ def disable(output: OutputOpt = None, config: ConfigOpt = None) -> int:
     return _switch(False, output, config)
 
 
-DEMO_FILE = "telemetry-demo.db"
-DemoEventsOpt = Annotated[
-    int, typer.Option("--events", "-n", help="How many events to generate, 1 to 10000000 (about 4 per request).", show_default=False)
-]
-
-
-@telemetry_app.command("demo")
-def demo(
-    events: DemoEventsOpt,
-    output_file: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--output-file",
-            help=f"Write to this database instead of {DEMO_FILE} beside the real one (which is only written when named here).",
-            show_default=False,
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed, count and span give the same events.")] = 0,
-    days: Annotated[int, typer.Option("--days", help="Days the events span, ending at the start of the current hour (UTC).")] = 30,
-    append: Annotated[
-        bool, typer.Option("--append", help="Add to a database that already holds events (without it: exit code 2, nothing written).")
-    ] = False,
-    output: OutputOpt = None,
-    config: ConfigOpt = None,
-) -> int:
-    """Write realistic synthetic telemetry (for the analysis notebook), validated and stored like real events."""
-    from pipeline.telemetry.demo import MAX_DAYS, MAX_EVENTS
-    from pipeline.telemetry.demo_db import write_demo
-
-    if not 1 <= events <= MAX_EVENTS:
-        raise usage_error(f"--events must be 1 to {MAX_EVENTS}", hint="e.g. --events 10000")
-    if not 1 <= days <= MAX_DAYS:
-        raise usage_error(f"--days must be 1 to {MAX_DAYS}")
-    if seed < 0:
-        raise usage_error("--seed must be 0 or more")
-    fmt = _format(output, config)
-    path = output_file if output_file is not None else _database().with_name(DEMO_FILE)
-    report = write_demo(path, events, seed=seed, days=days, append=append, on_batch=_demo_progress(events))
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
-    if fmt is not OutputFormat.PLAIN:
-        _emit(
-            {"written": report.written, "dropped": report.dropped, "total": report.total, "appended": report.appended,
-             "database": str(report.path), "seed": seed, "days": days},
-            fmt,
-        )
-        return 0
-    # The path is printed because the user needs it to open the notebook on this file.
-    more = f" ({report.total} in all)" if report.appended else ""
-    sys.stdout.write(f"wrote {report.written} demo events to {report.path}{more}\n")
-    if report.dropped:
-        sys.stderr.write(f"caro: {report.dropped} generated events failed validation and were not stored\n")
-    return 0
-
-
-def _demo_progress(total: int) -> Callable[[int], None]:
-    """A progress callback that redraws one stderr line while a terminal watches; otherwise silent."""
-
-    def show(done: int) -> None:
-        if sys.stderr.isatty():
-            sys.stderr.write(f"\rcaro: writing demo events: {done}/{total}")
-            sys.stderr.flush()
-
-    return show
+from pipeline.cli import telemetry_demo  # noqa: E402,F401  (registers `caro telemetry demo`, in a module of its own)

@@ -25,6 +25,7 @@ from typing import Literal, Union
 import pandas as pd
 
 from pipeline.errors import CaroError
+from pipeline.telemetry.connect import connect_read_only
 
 Database = Union[str, "os.PathLike[str]"]
 Freq = Literal["day", "hour"]
@@ -64,11 +65,12 @@ def _query(database: Database, sql: str, params: Sequence[object] | Mapping[str,
     if not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error:
+        conn = connect_read_only(path)  # also a read-only folder with no -shm file (see connect.py)
+    except sqlite3.Error as err:
+        if _primary_code(err) in _BUSY_CODES:
+            raise _busy() from None
         raise _unreadable() from None
     try:
-        conn.execute("PRAGMA query_only = ON")
         if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone() is None:
             return None
         return pd.read_sql_query(sql, conn, params=params if isinstance(params, Mapping) else list(params))
@@ -77,8 +79,7 @@ def _query(database: Database, sql: str, params: Sequence[object] | Mapping[str,
         if _primary_code(cause) in _UNREADABLE_CODES:
             raise _unreadable() from None
         if _primary_code(cause) in _BUSY_CODES:
-            message = "the telemetry database is busy (another caro is writing to it)"
-            raise CaroError(message, code="telemetry_locked", hint="try again in a moment") from None
+            raise _busy() from None
         raise  # anything else is a bug in the SQL here
     finally:
         conn.close()
@@ -92,6 +93,12 @@ _UNREADABLE_CODES = {3, 10, 11, 14, 23, 26}  # PERM, IOERR, CORRUPT, CANTOPEN, A
 def _primary_code(err: BaseException | None) -> int | None:
     code = getattr(err, "sqlite_errorcode", None)
     return code & 0xFF if isinstance(code, int) else None
+
+
+def _busy() -> CaroError:
+    return CaroError(
+        "the telemetry database is busy (another caro is writing to it)", code="telemetry_locked", hint="try again in a moment"
+    )
 
 
 def _unreadable() -> CaroError:

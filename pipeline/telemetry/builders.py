@@ -56,12 +56,18 @@ def safety_events(safety_verdict: SafetyVerdict | None) -> list[Draft]:
 
 
 def backend_error_events(refined_generation: Generation) -> list[Draft]:
-    """One backend_error event per model backend failure on the way, recovered from or not."""
+    """One backend_error event per model backend failure on the way, recovered from or not.
+
+    `recoverable` says whether caro went on after the failure (a retry, the next backend, or
+    a command it already had), not whether its kind could pass on a retry: the last failure of
+    a request that ended without a command is where caro gave up, so it is never recoverable.
+    """
+    failures = refined_generation.failures
+    gave_up = refined_generation.command is None
     drafts = []
-    for failure in refined_generation.failures:
+    for position, failure in enumerate(failures, start=1):
         backend = _backend(failure.backend)
         if backend is not None:
-            drafts.append(
-                Draft(EventType.BACKEND_ERROR, {"backend": backend, "error_category": failure.kind, "recoverable": failure.recoverable})
-            )
+            went_on = not (gave_up and position == len(failures))
+            drafts.append(Draft(EventType.BACKEND_ERROR, {"backend": backend, "error_category": failure.kind, "recoverable": went_on}))
     return drafts

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.driver import import_hamilton
@@ -24,7 +24,7 @@ from hamilton import node  # noqa: E402
 from hamilton.function_modifiers.base import SingleNodeNodeTransformer  # noqa: E402
 from hamilton.lifecycle import api as lifecycle  # noqa: E402
 
-from pipeline.telemetry.events import EventType
+from pipeline.telemetry.events import EventType, utc_timestamp
 
 TELEMETRY_TAG = "caro_telemetry"
 SOURCE_TAG = "caro_telemetry_source"
@@ -32,11 +32,16 @@ SOURCE_TAG = "caro_telemetry_source"
 
 @dataclass(frozen=True)
 class Draft:
-    """An event without its session id and timestamp; `timed_by` names the nodes whose run time is its duration."""
+    """An event without its session id; `timed_by` names the nodes whose run time is its duration.
+
+    `at` is when the event happened (a stored timestamp): set by the `emits` node as soon as
+    its stage's value exists, so that a request's events are spread over the time it took.
+    """
 
     event_type: EventType
     fields: dict[str, Any]
     timed_by: tuple[str, ...] = ()
+    at: str | None = None
 
 
 class emits(SingleNodeNodeTransformer):  # noqa: N801  (a decorator, named like Hamilton's own)
@@ -51,7 +56,9 @@ class emits(SingleNodeNodeTransformer):  # noqa: N801  (a decorator, named like 
         source, build = node_.name, self.build
 
         def telemetry(**kwargs: Any) -> tuple[Draft, ...]:
-            return tuple(build(kwargs[source]))
+            # The stage has just produced its value: that moment is the events' time.
+            now = utc_timestamp()
+            return tuple(draft if draft.at else replace(draft, at=now) for draft in build(kwargs[source]))
 
         event_node = node.Node(
             name=f"{source}_telemetry",

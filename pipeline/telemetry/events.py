@@ -271,11 +271,12 @@ VOCABULARY: frozenset[str] = frozenset(
 
 class ValidatedBatch(NamedTuple):
     """A request's events after validation (`schemas.validate_events`): the rows to store by
-    type, and how many were dropped by type. Defined here, with no pandas or pandera, so the
-    store and the reading commands load light."""
+    type, how many were dropped by type, and how many of those the privacy check dropped.
+    Defined here, with no pandas or pandera, so the store and the reading commands load light."""
 
     rows: dict[str, list[dict[str, object]]]
     dropped: dict[str, int]
+    sensitive: dict[str, int] = {}  # noqa: RUF012  (never mutated; a part of `dropped`)
 
     @property
     def row_count(self) -> int:

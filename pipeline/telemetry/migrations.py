@@ -61,3 +61,18 @@ def m001_create_events(db: Database) -> None:
 def m002_dropped_counts(db: Database) -> None:
     """Rows that failed validation, counted by event type and nothing more."""
     db["dropped"].create({"event_type": str, "count": int}, pk="event_type", not_null={"count"})
+
+
+@migrations()
+def m003_dropped_by_reason(db: Database) -> None:
+    """The dropped counts by reason as well as event type: invalid, sensitive, locked, disk_full, ...
+
+    Counts from before this migration were rows that failed validation: they become `invalid`
+    (the schemas and the privacy check were not told apart then).
+    """
+    db["dropped_by_reason"].create(
+        {"reason": str, "event_type": str, "count": int}, pk=("reason", "event_type"), not_null={"count"}
+    )
+    db.execute("INSERT INTO dropped_by_reason (reason, event_type, count) SELECT 'invalid', event_type, count FROM dropped")
+    db["dropped"].drop()
+    db.rename_table("dropped_by_reason", "dropped")

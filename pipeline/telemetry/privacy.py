@@ -14,6 +14,13 @@ rows for them would throw away most sessions:
   digits and the timestamp's `-:.TZ`): a request word "add" or a folder called "2024" is found
   by chance inside a random session id or today's timestamp. Longer ones (a hex API key, a
   dated folder name with its day) are searched for as usual.
+
+And one kind of environment value is not searched for: a value shaped like part of a
+timestamp (`2025-11-30`, `10:00:00`, `2025-11-30T10`). Shells and tools export today's date or
+the time (a build stamp, a log folder's name), and every row carries the request's timestamp:
+searching for it dropped every row of every request made that day, and a date says nothing
+about the user. Numbers, hex keys, paths, host and user names from the environment are still
+searched for; dates in the request, the command and the folders too.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pathlib import PurePath
 
 import pandas as pd
 
+from pipeline import __version__
 from pipeline.telemetry.events import VOCABULARY
 
 # Shortest fragment searched for, by source (shorter words are too common to mean anything).
@@ -39,6 +47,11 @@ MIN_ENV_VALUE = 4
 _GENERATED_CHARS = frozenset("0123456789abcdef-:.tz")
 _MIN_GENERATED_LIKE = 8
 _WORD = re.compile(r"\w+")
+# A stored timestamp (`2025-01-31T09:05:07.042Z`, casefolded) with every digit written as 9.
+_TIMESTAMP_SHAPE = "9999-99-99t99:99:99.999z"
+_DIGIT = re.compile(r"[0-9]")
+# Public like the vocabulary: every session_start row carries caro's own version.
+_PUBLIC_WORDS = VOCABULARY | {__version__}
 
 
 @dataclass(frozen=True)
@@ -87,9 +100,9 @@ class SensitiveContext:
                 found.update(part for part in name.split(".") if len(part) >= MIN_WORD)
         for value in self.env_values:
             if len(value) >= MIN_ENV_VALUE:
-                found.add(value)
                 # PATH-like values: each entry is a path of the user's
-                found.update(p for p in value.split(os.pathsep) if len(p) >= MIN_ENV_VALUE)
+                parts = {value, *(p for p in value.split(os.pathsep) if len(p) >= MIN_ENV_VALUE)}
+                found.update(p for p in parts if not timestamp_like(p))
         return frozenset(f.casefold() for f in found if f.strip())
 
     def needles(self) -> Needles:
@@ -156,9 +169,14 @@ def _as_text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+def timestamp_like(text: str) -> bool:
+    """Whether `text` could be part of a stored timestamp (`2025-11-30`, `10:00`, `30T10:00:00.5`)."""
+    return bool(text) and _DIGIT.sub("9", text.casefold()) in _TIMESTAMP_SHAPE
+
+
 def _exempt(fragment: str) -> bool:
     """True for a fragment whose presence in a stored value proves nothing (see the module doc)."""
-    if any(fragment in word for word in VOCABULARY):
+    if any(fragment in word for word in _PUBLIC_WORDS):
         return True
     return len(fragment) < _MIN_GENERATED_LIKE and set(fragment) <= _GENERATED_CHARS
 

@@ -23,6 +23,7 @@ from pipeline.telemetry import pending
 from pipeline.telemetry.declare import Draft
 from pipeline.telemetry.events import (
     EVENT_CLASSES,
+    UNKNOWN_TYPE,
     Backend,
     SessionEnd,
     SessionStart,
@@ -45,16 +46,21 @@ class Recorder:
     def __init__(self, *, settings: Mapping[str, Any], debug: bool, database: Path | None = None) -> None:
         self.session_id = new_session_id()
         self.started = time.perf_counter()
+        self.started_at = utc_timestamp()  # session_start's time: when caro took the request
         self.settings = settings
         self.debug = debug
         self.database = database
 
     def events(self, result: Result, drafts: Sequence[Draft], durations_ms: Mapping[str, float], *, executed: bool) -> list[Any]:
-        """The request's complete events: session_start, the stages' events, session_end."""
-        common = {"session_id": self.session_id, "ts": utc_timestamp()}
+        """The request's complete events: session_start, the stages' events, session_end.
+
+        Each carries the time it happened: the start, each stage's end, and now (the end).
+        """
+        sid = self.session_id
         out: list[Any] = [
             SessionStart(
-                **common,
+                session_id=sid,
+                ts=self.started_at,
                 caro_version=__version__,
                 os=os_family(),
                 arch=architecture(),
@@ -66,9 +72,9 @@ class Recorder:
             fields = dict(draft.fields)
             if draft.timed_by and "duration_ms" not in fields:
                 fields["duration_ms"] = round(sum(durations_ms.get(name, 0.0) for name in draft.timed_by))
-            out.append(EVENT_CLASSES[draft.event_type](**common, **fields))
+            out.append(EVENT_CLASSES[draft.event_type](session_id=sid, ts=draft.at or utc_timestamp(), **fields))
         total = round((time.perf_counter() - self.started) * 1000)
-        out.append(SessionEnd(**common, outcome=result.outcome, duration_ms=total, executed=executed))
+        out.append(SessionEnd(session_id=sid, ts=utc_timestamp(), outcome=result.outcome, duration_ms=total, executed=executed))
         return out
 
     def flush(
@@ -105,12 +111,25 @@ class Recorder:
 
             outcome = TelemetryStore(self.database, attempts=attempts).write(batch)
             if not outcome.ok:
-                return f"telemetry not stored: the database is {outcome.failure.value.replace('_', '-')}"
+                lost = batch.row_count + batch.dropped_count
+                counted = "counted as dropped" if outcome.counted else "and not even counted: the data folder cannot be written"
+                return f"telemetry not stored: the database is {outcome.failure.value.replace('_', '-')}; {lost} event(s) {counted}"
             if batch.dropped:
                 return f"telemetry dropped {sum(batch.dropped.values())} event(s) that failed validation"
             return None
         except Exception as error:  # telemetry must never break the user's command
-            return f"telemetry failed ({type(error).__name__})"
+            counted = self._count_failure(len(drafts) + 2)  # session_start, the stages' events, session_end
+            return f"telemetry failed ({type(error).__name__}){'' if counted else '; not even counted'}"
+
+    def _count_failure(self, events: int) -> bool:
+        """Count a request's events as lost to a failure of telemetry itself; False if even that failed."""
+        try:
+            from pipeline.telemetry.tally import DropReason, add
+
+            database = self.database if self.database is not None else state_paths().database
+            return add(database, {(DropReason.FAILED.value, UNKNOWN_TYPE): events})
+        except Exception:  # the count is best effort; the user's command comes first
+            return False
 
     def flush_detached(
         self,

@@ -14,7 +14,7 @@ def schema_sql() -> str:
     with tempfile.TemporaryDirectory(prefix="caro-schema-") as folder:
         path = Path(folder) / "telemetry.db"
         with TelemetryStore(path) as store:
-            store.counts()  # opening applies every migration
+            store.migrate()
         conn = sqlite3.connect(path)
         try:
             rows = conn.execute(

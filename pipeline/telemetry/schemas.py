@@ -229,6 +229,7 @@ def validate_events(
         groups[(kind, tuple(row))].append(row)
 
     valid: dict[str, list[dict[str, object]]] = defaultdict(list)
+    sensitive: Counter[str] = Counter()
     schemas = {kind: _schema(kind, needles) for kind in {kind for kind, _ in groups}}
     for (kind, keys), rows in groups.items():
         if set(keys) != set(schemas[kind].columns):
@@ -237,9 +238,24 @@ def validate_events(
             continue
         bad = _failing_rows(schemas[kind], rows, list(range(len(rows))))
         dropped[kind] += len(bad)
+        sensitive[kind] += _leaking(rows, bad, needles)
         # No column coerces, so the rows that passed are stored exactly as they were checked.
         valid[kind].extend(row for i, row in enumerate(rows) if i not in bad)
-    return ValidatedBatch({k: v for k, v in valid.items() if v}, {k: n for k, n in dropped.items() if n})
+    return ValidatedBatch(
+        {k: v for k, v in valid.items() if v}, {k: n for k, n in dropped.items() if n}, {k: n for k, n in sensitive.items() if n}
+    )
+
+
+def _leaking(rows: list[dict[str, object]], bad: set[int], needles: Needles) -> int:
+    """How many of the dropped rows hold a sensitive fragment (the rest failed their schema).
+
+    Searched again only when rows were dropped, so a clean batch pays nothing for the count.
+    """
+    if not bad or needles.pattern is None:
+        return 0
+    dropped = [rows[i] for i in sorted(bad)]
+    frame = pd.DataFrame({key: [row[key] for row in dropped] for key in dropped[0]})
+    return int((~leak_free(frame, needles)).sum())
 
 
 def _row_of(event: object) -> dict[str, object] | None:

@@ -6,14 +6,18 @@ per type because `telemetry show` reads across types: "the last 50 events" or "e
 since noon" is one index walk here, but a UNION of five sorted tables there. The sparse
 columns cost a byte each per row; the five types share `backend`, `duration_ms` and
 `error_category`, each with the closed set its own type allows (see schemas.py). A `dropped`
-table keeps the count of rows that failed validation, by event type; nothing else of them.
+table counts the events that were not stored, by reason and event type; nothing else of them.
 
 Many caro processes may write at once: the file is in WAL mode, every write takes the write
 lock up front (BEGIN IMMEDIATE) under a busy timeout, and a write that still finds the
 database locked is retried a bounded number of times. `write` never raises: a corrupt,
-locked, read-only or unreachable database yields a `WriteOutcome` saying which, and the
-user's command goes on. A corrupt file is never repaired, replaced or deleted: it is the
-user's, and they decide what to do with it.
+locked, read-only, full or unreachable database yields a `WriteOutcome` saying which, the
+batch's events are counted in the tally file beside it (`tally.py`), and the user's command
+goes on; the next write that succeeds moves those counts into `dropped`. A corrupt file is
+never repaired, replaced or deleted: it is the user's, and they decide what to do with it.
+
+Reading never writes: the reading methods open the file read-only (`connect.py`) and apply no
+migration, so they work on a read-only file, folder or disk, and on a file an older caro made.
 """
 
 from __future__ import annotations
@@ -28,15 +32,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
 from typing import IO
 
-from pipeline.errors import CaroError
 from pipeline.paths import state_paths
-from pipeline.telemetry import pending
+from pipeline.telemetry import pending, tally
+from pipeline.telemetry.connect import WriteFailure, connect_read_only, failure_of, guard
 from pipeline.telemetry.events import TS_RE, UNKNOWN_TYPE, EventType, ValidatedBatch, own_fields, utc_timestamp
 from pipeline.telemetry.migrations import Database, migrations  # sqlite-utils, imported light there
+from pipeline.telemetry.tally import DropReason
 
 COMMON_COLUMNS = ("id", "event_type", "ts", "session_id", "schema_version")
 # The columns of each event type, in table order; a row read back keeps only its own. From the
@@ -48,15 +52,6 @@ _LIST_COLUMNS = {"backends", "categories"}
 _BOOL_COLUMNS = {"success", "refine_ran", "refine_changed", "recoverable", "executed"}
 
 
-class WriteFailure(str, Enum):
-    """Why a write stored nothing."""
-
-    CORRUPT = "corrupt"  # the file is not a (healthy) SQLite database; left as it is
-    LOCKED = "locked"  # other writers held the lock past the timeout and the retries
-    READ_ONLY = "read_only"  # the file or its folder cannot be written
-    IO_ERROR = "io_error"  # anything else the disk or the OS refused
-
-
 @dataclass(frozen=True)
 class WriteOutcome:
     """What `TelemetryStore.write` did: stored the batch, or stored nothing and why."""
@@ -64,6 +59,7 @@ class WriteOutcome:
     failure: WriteFailure | None
     written: int = 0  # events stored
     dropped: int = 0  # rows validation refused (counted in the `dropped` table when the write succeeds)
+    counted: bool = True  # False: the write failed and even the tally file could not count the loss
 
     @property
     def ok(self) -> bool:
@@ -77,7 +73,9 @@ class TelemetryStore:
         self.path = Path(path) if path is not None else state_paths().database
         self.busy_timeout_ms = busy_timeout_ms
         self.attempts = max(1, attempts)
-        self._db: Database | None = None
+        self._db: Database | None = None  # the writer's connection, opened by the first write
+        self._ro: Database | None = None  # a read-only connection, for the reading methods
+        self._waited = False  # for background writes, before the first read
 
     def __enter__(self) -> TelemetryStore:
         return self
@@ -86,13 +84,14 @@ class TelemetryStore:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (SQLite checkpoints the WAL when the last one closes)."""
-        if self._db is not None:
-            db, self._db = self._db, None
-            try:
-                db.conn.close()
-            except sqlite3.Error:
-                pass  # closing a broken connection: nothing left to save
+        """Close the connections (SQLite checkpoints the WAL when the last one closes)."""
+        for db in (self._db, self._ro):
+            if db is not None:
+                try:
+                    db.conn.close()
+                except sqlite3.Error:
+                    pass  # closing a broken connection: nothing left to save
+        self._db = self._ro = None
 
     # -- writing -------------------------------------------------------------------------
 
@@ -107,34 +106,48 @@ class TelemetryStore:
                 written = self._insert(batch)
                 return WriteOutcome(None, written=written, dropped=batch.dropped_count)
             except (sqlite3.Error, OSError) as err:
-                failure = _failure_of(err, self.path)
+                failure = failure_of(err, self.path)
                 self.close()
                 if failure is not WriteFailure.LOCKED or attempt >= self.attempts:
-                    return WriteOutcome(failure, written=0, dropped=batch.dropped_count)
+                    counted = self.count_lost(lost_events(batch, DropReason(failure.value)))
+                    return WriteOutcome(failure, written=0, dropped=batch.dropped_count, counted=counted)
             time.sleep(0.05 * attempt)  # let the lock holder finish before waiting again
             attempt += 1
 
+    def count_lost(self, lost: dict[tuple[str, str], int]) -> bool:
+        """Count events that will never be stored in the tally file; False when even that failed."""
+        return tally.add(self.path, lost)
+
     def _insert(self, batch: ValidatedBatch) -> int:
-        """Insert the batch in one transaction; the number of events written."""
+        """Insert the batch, and the counts waiting in the tally file, in one transaction; the events written."""
         db = self._database()
         written = 0
-        with _immediate(db):
-            for kind, rows in batch.rows.items():
-                if kind not in TYPE_COLUMNS:
-                    continue  # not from validate_events, which only keeps known types
-                written += len(rows)
-                columns = COMMON_COLUMNS[1:] + TYPE_COLUMNS[kind]
-                # List mode (a header, then value lists): each type's own columns, the rest NULL.
-                db["events"].insert_all(
-                    itertools.chain([columns], ([row.get(c) for c in columns] for row in rows)), batch_size=1000
-                )
-            for kind, count in batch.dropped.items():
-                db.execute(
-                    "INSERT INTO dropped (event_type, count) VALUES (?, ?) "
-                    "ON CONFLICT(event_type) DO UPDATE SET count = count + excluded.count",
-                    [kind if kind in TYPE_COLUMNS else UNKNOWN_TYPE, int(count)],
-                )
+        claim = tally.Claim(self.path)
+        try:
+            with _immediate(db):
+                for kind, rows in batch.rows.items():
+                    if kind not in TYPE_COLUMNS:
+                        continue  # not from validate_events, which only keeps known types
+                    written += len(rows)
+                    columns = COMMON_COLUMNS[1:] + TYPE_COLUMNS[kind]
+                    # List mode (a header, then value lists): each type's own columns, the rest NULL.
+                    db["events"].insert_all(
+                        itertools.chain([columns], ([row.get(c) for c in columns] for row in rows)), batch_size=1000
+                    )
+                for (reason, kind), count in [*dropped_counts(batch).items(), *claim.take().items()]:
+                    db.execute(
+                        "INSERT INTO dropped (reason, event_type, count) VALUES (?, ?, ?) "
+                        "ON CONFLICT(reason, event_type) DO UPDATE SET count = count + excluded.count",
+                        [reason, kind if kind in TYPE_COLUMNS else UNKNOWN_TYPE, int(count)],
+                    )
+            claim.settle()  # committed: the tally's counts are in the database now
+        finally:
+            claim.release()
         return written
+
+    def migrate(self) -> None:
+        """Create the database, or bring an older one up to date (every pending migration)."""
+        self._database()
 
     # -- reading (for `caro telemetry`) --------------------------------------------------
 
@@ -153,6 +166,8 @@ class TelemetryStore:
         if since is not None:
             where.append("ts >= ?")
             params.append(_since(since))
+        if "events" not in self._tables():
+            return []
         sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
         if last is not None:
             sql = f"SELECT * FROM ({sql} ORDER BY ts DESC, id DESC LIMIT ?) ORDER BY ts, id"
@@ -163,18 +178,35 @@ class TelemetryStore:
 
     def counts(self) -> dict[str, int]:
         """How many events are stored, by event type."""
+        if "events" not in self._tables():
+            return {}  # an empty file: no caro has written to it yet
         rows = self._read("SELECT event_type, count(*) AS n FROM events GROUP BY event_type", [])
         return {row["event_type"]: row["n"] for row in rows}
 
     def dropped(self) -> dict[str, int]:
-        """How many rows failed validation and were never stored, by event type."""
-        return {row["event_type"]: row["count"] for row in self._read("SELECT * FROM dropped", [])}
+        """How many events were never stored, by event type (whatever the reason)."""
+        by_kind: dict[str, int] = {}
+        for (_, kind), count in self.dropped_by_reason().items():
+            by_kind[kind] = by_kind.get(kind, 0) + count
+        return by_kind
+
+    def dropped_by_reason(self) -> dict[tuple[str, str], int]:
+        """How many events were never stored, by (reason, event type): the database's counts and the tally's."""
+        found = dict(tally.peek(self.path))
+        if "dropped" in self._tables():
+            # A database from before migration m003 counted validation failures by type alone.
+            columns = {row["name"] for row in self._read("PRAGMA table_info(dropped)", [])}
+            reason = "reason" if "reason" in columns else f"'{DropReason.INVALID.value}'"
+            for row in self._read(f"SELECT {reason} AS reason, event_type, count FROM dropped", []):
+                key = (str(row["reason"]), str(row["event_type"]))
+                found[key] = found.get(key, 0) + int(row["count"])
+        return {key: n for key, n in sorted(found.items()) if n}
 
     def export(self, fp: IO[str], fmt: str = "jsonl") -> int:
         """Write every stored event to `fp` as JSON lines or CSV, streaming; the number written."""
         if fmt not in {"jsonl", "csv"}:
             raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
-        rows = self._stream("SELECT * FROM events ORDER BY ts, id")
+        rows = self._stream("SELECT * FROM events ORDER BY ts, id") if "events" in self._tables() else iter(())
         written = 0
         if fmt == "jsonl":
             for row in rows:
@@ -190,10 +222,18 @@ class TelemetryStore:
 
     def clear(self) -> int:
         """Delete every stored event and dropped count; the number of events deleted."""
-        db = self._reader()
-        with _guard(), _immediate(db):
-            deleted = db.execute("DELETE FROM events").rowcount
-            db.execute("DELETE FROM dropped")
+        pending.wait_for_writes(self.path)
+        with guard(self.path):
+            db = self._database()
+        claim = tally.Claim(self.path)
+        try:
+            with guard(self.path), _immediate(db):
+                deleted = db.execute("DELETE FROM events").rowcount
+                db.execute("DELETE FROM dropped")
+                claim.take()
+            claim.settle()
+        finally:
+            claim.release()
         try:
             # Give the space back. Best effort: the rows are gone either way, and another
             # process reading the file at this moment makes VACUUM fail, not wait.
@@ -226,27 +266,46 @@ class TelemetryStore:
             conn.close()
             raise
         self._db = db
+        tally.ensure(self.path)  # made full size now, while there is room, so it can count on a full disk
         return db
 
     def _reader(self) -> Database:
-        """The open database for a reading command, or a CaroError that says what is wrong.
+        """A read-only view of the database for a reading command, or a CaroError that says what is wrong.
 
         First waits (bounded) for writes still running in background children, so that a
-        request's events are there to read as soon as caro has answered it.
+        request's events are there to read as soon as caro has answered it. A store that
+        has written reads through its own connection.
         """
-        if self._db is None:
+        if self._db is not None:
+            return self._db
+        if self._ro is None:
+            self._wait_for_writes()
+            with guard():
+                self._ro = Database(connect_read_only(self.path, busy_timeout_ms=self.busy_timeout_ms))
+        return self._ro
+
+    def _wait_for_writes(self) -> None:
+        """Wait (bounded, once) for writes still running in background children."""
+        if not self._waited:
             pending.wait_for_writes(self.path)
-        with _guard():
-            return self._database()
+            self._waited = True
+
+    def _tables(self) -> set[str]:
+        """The tables the file has: none when there is no file, and an empty file or an older caro's lacks some."""
+        if self._db is None and self._ro is None:
+            self._wait_for_writes()
+            if not self.path.exists():
+                return set()  # reading never creates the file
+        return {str(row["name"]) for row in self._read("SELECT name FROM sqlite_master WHERE type = 'table'", [])}
 
     def _read(self, sql: str, params: list[object]) -> list[dict[str, object]]:
         db = self._reader()
-        with _guard():
+        with guard():
             return list(db.query(sql, params))
 
     def _stream(self, sql: str) -> Iterator[dict[str, object]]:
         db = self._reader()
-        with _guard():
+        with guard():
             yield from db.query(sql)
 
 
@@ -268,65 +327,6 @@ class _immediate:
             self.conn.execute("COMMIT")
         elif self.conn.in_transaction:
             self.conn.rollback()
-
-
-class _guard:
-    """Turns a database failure into a CaroError for the reading commands (never a traceback)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, (sqlite3.Error, OSError)):
-            failure = _failure_of(exc, None)
-            raise CaroError(
-                _READ_MESSAGES[failure], code=f"telemetry_{failure.value}", hint=_READ_HINTS[failure]
-            ) from None
-
-
-_READ_MESSAGES = {
-    WriteFailure.CORRUPT: "The telemetry database is damaged; caro left it untouched.",
-    WriteFailure.LOCKED: "The telemetry database is busy (another caro is writing to it).",
-    WriteFailure.READ_ONLY: "The telemetry database cannot be written.",
-    WriteFailure.IO_ERROR: "The telemetry database could not be read or written.",
-}
-_READ_HINTS = {
-    WriteFailure.CORRUPT: "Move the telemetry.db file out of caro's data folder; caro starts a new one.",
-    WriteFailure.LOCKED: "Try again in a moment.",
-    WriteFailure.READ_ONLY: "Check the permissions of caro's data folder (CARO_HOME/data).",
-    WriteFailure.IO_ERROR: "Check that caro's data folder exists and the disk has room.",
-}
-
-# SQLite primary result codes (the low byte of an extended code).
-_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
-_SQLITE_CORRUPT, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 14, 26
-
-
-def _failure_of(err: BaseException, path: Path | None) -> WriteFailure:
-    """The kind of a database failure, from SQLite's result code or the OS error."""
-    if isinstance(err, PermissionError):
-        return WriteFailure.READ_ONLY
-    if isinstance(err, OSError):
-        return WriteFailure.IO_ERROR
-    code = getattr(err, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    if primary in {_SQLITE_CORRUPT, _SQLITE_NOTADB}:
-        return WriteFailure.CORRUPT
-    if primary in {_SQLITE_BUSY, _SQLITE_LOCKED}:
-        return WriteFailure.LOCKED
-    if primary in {_SQLITE_READONLY, _SQLITE_PERM}:
-        return WriteFailure.READ_ONLY
-    if primary == _SQLITE_CANTOPEN and path is not None and not _writable(path):
-        return WriteFailure.READ_ONLY
-    return WriteFailure.IO_ERROR
-
-
-def _writable(path: Path) -> bool:
-    """Whether the database file (or, before it exists, its folder) can be written by this process."""
-    target = path if path.exists() else path.parent
-    if target.is_file():
-        return os.access(target, os.W_OK)
-    return target.is_dir() and os.access(target, os.W_OK | os.X_OK)
 
 
 def _since(since: datetime | str) -> str:
@@ -360,3 +360,22 @@ def _csv_value(column: str, value: object) -> object:
     if column in _BOOL_COLUMNS:
         return "true" if value else "false"
     return value
+
+
+def lost_events(batch: ValidatedBatch, reason: DropReason) -> dict[tuple[str, str], int]:
+    """(reason, event type) -> events of a batch that will not be stored: its rows, and the rows validation dropped."""
+    lost = {(reason.value, kind): len(rows) for kind, rows in batch.rows.items() if rows}
+    for key, count in dropped_counts(batch).items():
+        lost[key] = lost.get(key, 0) + count
+    return lost
+
+
+def dropped_counts(batch: ValidatedBatch) -> dict[tuple[str, str], int]:
+    """(reason, event type) -> rows validation dropped from a batch: the privacy check's, and the schemas'."""
+    counts: dict[tuple[str, str], int] = {}
+    for kind, total in batch.dropped.items():
+        sensitive = batch.sensitive.get(kind, 0)
+        for reason, count in ((DropReason.SENSITIVE, sensitive), (DropReason.INVALID, total - sensitive)):
+            if count > 0:
+                counts[(reason.value, kind)] = count
+    return counts
