@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,39 @@ def test_the_model_baseline_needs_a_backend(capsys) -> None:
     suite = str(cases_dir() / "caro_test_default_suite.jsonl")
     assert main(["eval", "--mode", "model", suite]) == 2
     assert "needs a model backend" in capsys.readouterr().err
+
+
+DEVSET = Path(__file__).resolve().parents[1] / "bench" / "devset"
+
+
+def test_eval_runs_the_devset_with_both_judges(capsys) -> None:
+    from pipeline.evaluation import JudgeKind, sample, sandbox
+
+    args = ["eval", str(DEVSET / "devset.jsonl"), "--fixtures", str(DEVSET / "fixtures.py"), "--sample", "24"]
+    assert main([*args, "--output", "json", "--failures"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    chosen = sample(load_suite(DEVSET / "devset.jsonl"), 24)
+    assert report["overall"]["total"] == 24 and len({c.category for c in chosen}) == 9
+    execution = report["judges"]["execution"]
+    assert execution["cases"] == sum(c.judge is JudgeKind.EXECUTION for c in chosen)
+    assert report["judges"]["equivalence"]["overall"]["total"] == 24
+    assert set(report["by_category"]) == {c.category for c in chosen}
+    if sandbox.problem() is None:
+        # Without a model only the static table answers; the rest get no command and fail.
+        assert execution["overall"]["total"] == execution["cases"]
+        assert report["by_source"].get("static", {}).get("passed", 0) >= 1
+    else:
+        assert execution["overall"]["total"] == 0 and execution["not_judged"]
+    for failure in report["failures"]:
+        assert {"equivalent", "executed", "execution_reason", "category"} <= set(failure)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "combined" in text and "equivalence" in text and "execution" in text and "by category:" in text
+
+
+def test_eval_reports_an_unloadable_fixture_builder(tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "fixtures.py"
+    broken.write_text("raise RuntimeError('no')\n")
+    assert main(["eval", str(DEVSET / "devset.jsonl"), "--fixtures", str(broken), "--limit", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot load the fixture builder" in err and "RuntimeError" in err and "Traceback" not in err

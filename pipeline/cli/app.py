@@ -165,6 +165,21 @@ def eval_(
     ] = "pipeline",
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N cases.")] = None,
     failures: Annotated[bool, typer.Option("--failures", help="List every failing case.")] = False,
+    fixtures: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--fixtures",
+            metavar="<path>",
+            help=(
+                "Fixture builder module (e.g. bench/devset/fixtures.py): cases with an execution judge run,"
+                " confined, in copies of the fixtures it builds. Without it, equivalence decides."
+            ),
+        ),
+    ] = None,
+    sample_size: Annotated[
+        Optional[int],
+        typer.Option("--sample", min=1, help="An evenly spread sample of N cases (each category keeps its share)."),
+    ] = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
 ) -> int:
@@ -175,7 +190,10 @@ def eval_(
         from pipeline.errors import usage_error
 
         raise usage_error("--mode must be pipeline or model")
-    return run_eval(suites=suites, mode=mode, limit=limit, show_failures=failures, output=output, config=config)
+    return run_eval(
+        suites=suites, mode=mode, limit=limit, show_failures=failures, output=output, config=config,
+        fixtures=fixtures, sample_size=sample_size,
+    )
 
 
 @app.command("serve")

@@ -1,0 +1,61 @@
+"""Running cases through the pipeline (or the bare model) and judging every answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pipeline.evaluation.judges import ExecutionJudge, judge
+from pipeline.evaluation.report import Outcome, Report
+from pipeline.evaluation.suites import EvalCase
+from pipeline.values import Action, Result
+
+
+def evaluate(
+    cases: Iterable[EvalCase],
+    answer: Callable[[str], Result],
+    check: Callable[[str], Result] | None = None,
+    execution: ExecutionJudge | None = None,
+) -> Report:
+    """Run every case through `answer` and judge it by equivalence and, where it can, by execution.
+
+    Before the execution judge runs an answer, `check` (the safety validator) judges it: a
+    blocked command is never run. Without `check`, the answer's own action decides.
+    """
+    report = Report()
+    for case in cases:
+        result = answer(case.request)
+        verdict = None
+        if execution is not None:
+            action: Action | None = result.action
+            if result.command is not None and check is not None:
+                action = check(result.command).action
+            verdict = execution.verdict(case, result.command, action)
+        report.add(Outcome(case, result.source.value, result.command, judge(case, result, check), verdict))
+    return report
+
+
+BARE_SYSTEM = 'Reply with a JSON object {"cmd": "<command>"} holding one POSIX shell command for the request.'
+
+
+def bare_model(chain: Any, timeout_s: float) -> Callable[[str], Result]:
+    """The model alone, JSON-constrained, with no context, examples, refine or safety stage: the baseline."""
+    from pipeline.backends.base import Prompt, generate_with_fallback
+    from pipeline.values import Outcome as RequestOutcome
+    from pipeline.values import Source
+
+    def answer(request: str) -> Result:
+        outcome = generate_with_fallback(chain, Prompt(system=BARE_SYSTEM, user=request), timeout_s=timeout_s, retries=0)
+        command = outcome.reply.command if outcome.reply else None
+        return Result(
+            outcome=RequestOutcome.COMMAND if command else RequestOutcome.NO_COMMAND,
+            command=command,
+            source=Source.LLM if command else Source.NONE,
+            backend=outcome.reply.backend if outcome.reply else None,
+            risk=None,
+            action=Action.ALLOWED if command else None,  # nothing judges the bare model's answer
+            categories=(),
+            explanation="",
+        )
+
+    return answer
