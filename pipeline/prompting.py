@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pipeline.backends.base import Prompt
 from pipeline.lint import Finding, is_installed
@@ -115,7 +116,8 @@ def utility_summaries(request: str, examples: Sequence[tuple[str, str]]) -> tupl
     return _whatis(tuple(c for c in candidates[:8] if is_installed(c)))
 
 
-def _system_text(platform: Platform, installed: Sequence[str], summaries: Sequence[tuple[str, str]]) -> str:
+def _system_text(platform: Platform, installed: Sequence[str]) -> str:
+    """The instructions every request on this platform shares (so a model keeps them evaluated)."""
     lines = [
         "You turn a request into one POSIX shell command.",
         f"Platform: {platform.os}, {platform.userland.value.upper()} utilities, shell {platform.shell.value}; "
@@ -132,10 +134,14 @@ def _system_text(platform: Platform, installed: Sequence[str], summaries: Sequen
         "- Do not add sudo unless the request asks for it.",
         f"Installed utilities: {', '.join(installed)}.",
     ]
-    if summaries:
-        lines.append("Relevant utilities:")
-        lines.extend(f"- {name}: {summary}" for name, summary in summaries)
     return "\n".join(lines)
+
+
+def _context_text(summaries: Sequence[tuple[str, str]]) -> str:
+    """This request's notes: the man-page one-liners of the utilities likely to matter."""
+    if not summaries:
+        return ""
+    return "\n".join(["Relevant utilities:", *(f"- {name}: {summary}" for name, summary in summaries)])
 
 
 def _turn(command: str) -> str:
@@ -149,11 +155,12 @@ def build_prompt(
     examples: Sequence[tuple[str, str]],
     summaries: Sequence[tuple[str, str]],
 ) -> Prompt:
-    """The generation prompt: system rules and context, retrieved examples, then the request."""
+    """The generation prompt: the shared rules and context first, then this request's examples, notes and text."""
     return Prompt(
-        system=_system_text(platform, installed, summaries),
+        system=_system_text(platform, installed),
         user=request,
         examples=tuple((asked, _turn(command)) for asked, command in examples),
+        context=_context_text(summaries),
     )
 
 
@@ -195,12 +202,10 @@ def borrowed_names(command: str, request: str, examples: Sequence[tuple[str, str
 
 
 def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> Prompt:
-    """The prompt for one repair round: the first answer and the concrete problems found in it."""
+    """The prompt for one repair round: the first prompt, its answer, and the concrete problems found in it.
+
+    The first prompt is kept whole, so the model reuses everything it evaluated for it.
+    """
     problems = "\n".join(f"- {f.message}" for f in findings)
-    return Prompt(
-        system=prompt.system,
-        examples=(*prompt.examples, (prompt.user, _turn(command))),
-        user=f"That command has problems:\n{problems}\nReply with a corrected command for the same request, as JSON.",
-        max_command_chars=prompt.max_command_chars,
-        max_tokens=prompt.max_tokens,
-    )
+    follow_up = f"That command has problems:\n{problems}\nReply with a corrected command for the same request, as JSON."
+    return replace(prompt, follow_ups=(*prompt.follow_ups, (_turn(command), follow_up)))

@@ -31,12 +31,16 @@ def caro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     runtime = Path(tempfile.mkdtemp(prefix="caro-run-", dir="/tmp"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     yield home
-    stop_services(runtime)
+    stop_services(runtime, tmp_path)
     shutil.rmtree(runtime, ignore_errors=True)
 
 
-def stop_services(runtime: Path) -> None:
-    """End every caro service whose pid file is in this runtime directory (SIGTERM, then SIGKILL)."""
+def stop_services(runtime: Path, tmp_path: Path) -> None:
+    """End the caro services this test started (SIGTERM, then SIGKILL).
+
+    Those in its runtime directory, and those a `caro` run with an environment of its own
+    started elsewhere: any service whose CARO_HOME lies in the test's folder.
+    """
     import signal
     import time
 
@@ -45,6 +49,17 @@ def stop_services(runtime: Path) -> None:
         try:
             pids.append(int(pid_file.read_text()))
         except (OSError, ValueError):
+            continue
+    home_prefix = f"CARO_HOME={tmp_path}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) in pids:
+            continue
+        try:
+            if b"pipeline.serve" in (proc / "cmdline").read_bytes() and any(
+                entry.startswith(home_prefix) for entry in (proc / "environ").read_bytes().split(b"\0")
+            ):
+                pids.append(int(proc.name))
+        except OSError:
             continue
     for sig in (signal.SIGTERM, signal.SIGKILL):
         alive = []

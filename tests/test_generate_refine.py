@@ -53,7 +53,9 @@ def test_refine_repairs_a_real_shellcheck_finding() -> None:
     assert refined.refine_ran and refined.refine_changed
     assert refined.command == "find . -name '*.py'" and refined.findings == ()
     repair = backend.prompts[1]
-    assert "SC2061" in repair.user and repair.examples[-1][0] == "find python files"
+    # The repair keeps the first prompt whole (a model reuses its evaluated prefix) and follows it up.
+    assert repair.user == "find python files" and repair.follow_ups[-1][0] == '{"cmd": "find . -name *.py"}'
+    assert "SC2061" in repair.follow_ups[-1][1] and repair.messages()[: len(backend.prompts[0].messages())] == backend.prompts[0].messages()
     assert refine.candidate(None, None, refined).command == "find . -name '*.py'"
 
 
@@ -108,7 +110,7 @@ def test_the_prompt_carries_platform_installed_utilities_examples_and_rules() ->
     prompt = build_prompt("show the biggest files in this folder", GNU, installed_utilities(), examples, (("du", "estimate file space usage"),))
     assert "linux" in prompt.system and "GNU" in prompt.system and "bash" in prompt.system
     assert "Use . for the current directory" in prompt.system and "{} +" in prompt.system
-    assert "du: estimate file space usage" in prompt.system
+    assert "du: estimate file space usage" in prompt.context and "du: estimate" not in prompt.system
     assert "ls" in installed_utilities() and "ls," in prompt.system
     assert prompt.examples[0][1].startswith('{"cmd": ')
     messages = prompt.messages()

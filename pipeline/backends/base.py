@@ -9,8 +9,10 @@ the request or the model's output.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
@@ -35,21 +37,42 @@ def command_schema(max_chars: int = MAX_COMMAND_CHARS) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Prompt:
-    """A chat prompt: system instructions, few-shot turns, and the user's turn."""
+    """A chat prompt, in the order that lets a model reuse the work of the previous request.
+
+    What every request shares comes first: the system text (rules, platform, installed
+    utilities) and `fixed_examples`. What this request brings comes last: its retrieved
+    `examples`, its `context` (notes such as man-page one-liners, a system turn of its own),
+    the user's turn, and the `follow_ups` of a repair round (the model's answer, then what is
+    wrong with it). llama.cpp keeps the evaluated tokens of the last prompt and reuses its
+    longest common prefix, and vLLM caches prefixes: only this request's own tokens cost.
+    """
 
     system: str
     user: str
-    examples: tuple[tuple[str, str], ...] = ()  # (user turn, assistant turn) pairs
+    examples: tuple[tuple[str, str], ...] = ()  # (user turn, assistant turn) pairs chosen for this request
     max_command_chars: int = MAX_COMMAND_CHARS
     max_tokens: int = 160
+    fixed_examples: tuple[tuple[str, str], ...] = ()  # (user turn, assistant turn) pairs every request shares
+    context: str = ""
+    follow_ups: tuple[tuple[str, str], ...] = ()  # (assistant turn, user turn) pairs after the user's turn
+
+    def prefix_messages(self) -> list[dict[str, str]]:
+        """The turns every request shares: the system text and the fixed examples."""
+        turns: list[dict[str, str]] = [{"role": "system", "content": self.system}]
+        for asked, answered in self.fixed_examples:
+            turns += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+        return turns
 
     def messages(self) -> list[dict[str, str]]:
-        """The OpenAI-style message list."""
-        turns: list[dict[str, str]] = [{"role": "system", "content": self.system}]
+        """The OpenAI-style message list: the shared prefix, then this request's turns."""
+        turns = self.prefix_messages()
         for asked, answered in self.examples:
-            turns.append({"role": "user", "content": asked})
-            turns.append({"role": "assistant", "content": answered})
+            turns += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+        if self.context:
+            turns.append({"role": "system", "content": self.context})
         turns.append({"role": "user", "content": self.user})
+        for answered, asked in self.follow_ups:
+            turns += [{"role": "assistant", "content": answered}, {"role": "user", "content": asked}]
         return turns
 
 
@@ -162,21 +185,66 @@ class ChainOutcome:
     failures: tuple[GenerationError, ...] = field(default_factory=tuple)
 
 
+_REQUEST = threading.local()  # per thread: one request at a time runs in a thread
+
+
+def off_clock_seconds() -> float:
+    """Seconds this thread has spent in `off_the_clock` so far."""
+    return getattr(_REQUEST, "off_clock", 0.0)
+
+
+@contextmanager
+def off_the_clock() -> Iterator[None]:
+    """Time spent in here is not charged to the request's budget.
+
+    A request's budget covers its own work: not the wait for a model that another request (of
+    another client of the caro service) is using, nor loading the model or evaluating the
+    prompt text every request shares, which happen once per process.
+    """
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        _REQUEST.off_clock = off_clock_seconds() + time.monotonic() - start
+
+
+def cancelled() -> bool:
+    """Whether whoever asked for this thread's request has gone away (nobody will read the answer)."""
+    event = getattr(_REQUEST, "cancel", None)
+    return event is not None and event.is_set()
+
+
+@contextmanager
+def cancel_on(event: threading.Event) -> Iterator[None]:
+    """Requests made in this thread stop generating once `event` is set (the caro service's client left)."""
+    _REQUEST.cancel = event
+    try:
+        yield
+    finally:
+        _REQUEST.cancel = None
+
+
 def generate_with_fallback(
     chain: Sequence[Backend], prompt: Prompt, *, timeout_s: float, retries: int | None = None
 ) -> ChainOutcome:
     """Ask each backend in turn; retry a recoverable failure `retries` times, move on after a fatal one.
 
     `timeout_s` is the budget of the whole request: each attempt gets what is left of it, and
-    when it is spent the chain stops with a timeout. `retries` defaults to the chain's own.
+    when it is spent the chain stops with a timeout. Time a backend spends `off_the_clock`
+    (queued behind another request, loading a model) is not taken from it. `retries`
+    defaults to the chain's own.
     """
     if retries is None:
         retries = chain.retries if isinstance(chain, BackendChain) else 1
     deadline = time.monotonic() + timeout_s
+    off_clock_at_start = off_clock_seconds()
     failures: list[GenerationError] = []
     for backend in chain:
         for _attempt in range(retries + 1):
-            remaining = deadline - time.monotonic()
+            if cancelled():
+                gone = BackendFailure(GenerationErrorKind.TIMEOUT, "the request was cancelled", backend.name)
+                return ChainOutcome(None, (*failures, gone.as_error()))
+            remaining = deadline + (off_clock_seconds() - off_clock_at_start) - time.monotonic()
             if remaining <= 0:
                 spent = BackendFailure(GenerationErrorKind.TIMEOUT, "the request's time budget was spent", backend.name)
                 return ChainOutcome(None, (*failures, spent.as_error()))

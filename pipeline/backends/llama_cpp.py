@@ -7,20 +7,38 @@ llama.cpp's own logging is switched off, so nothing reaches the user's terminal.
 
 The reply is constrained to `command_schema()` by llama.cpp's JSON-schema grammar. llama.cpp has
 no timeout; the reply is streamed and the deadline checked between tokens (see `_complete`).
+
+One model serves many requests (the caro service's clients): they take turns on its context in
+the order they asked (`FairLock`), and the wait is not charged to a request's budget. The
+context keeps the tokens of the last prompt, and llama-cpp-python reuses their longest common
+prefix with the next one: prompts put what every request shares first (`Prompt.prefix_messages`),
+which is evaluated once, outside any budget (`_prime`), so a request pays for its own tokens.
+Threads: as many as the cores this process may run on (its CPU affinity), unless configured.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import ctypes
+import json
+import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pipeline.backends.base import BackendFailure, Prompt, Reply, command_schema, parse_command_reply
+from pipeline.backends.base import (
+    BackendFailure,
+    Prompt,
+    Reply,
+    cancelled,
+    command_schema,
+    off_the_clock,
+    parse_command_reply,
+)
 from pipeline.values import GenerationErrorKind
 
 NAME = "llama_cpp"
@@ -36,19 +54,59 @@ class LoadParams:
 
     path: Path  # resolved, so two spellings of one file share a load
     n_ctx: int
-    n_threads: int | None  # None: llama.cpp's own choice
+    n_threads: int  # for generating and for evaluating prompts
     n_gpu_layers: int
     seed: int
 
 
-@dataclass(frozen=True)
+def usable_cores() -> int:
+    """How many cores this process may run on (its CPU affinity, which a container or `taskset` narrows)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
+class FairLock:
+    """A lock granted in the order it was asked for: one model, many clients, first come first served."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        with self._guard:
+            if not self._held and not self._waiting:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._guard:
+            if turn.is_set():  # handed over just as the wait ended
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()  # handed straight to the next in line: it stays held
+            else:
+                self._held = False
+
+
+@dataclass
 class LoadedModel:
-    """A loaded llama.cpp model, how long loading it took, and the lock that serialises its use."""
+    """A loaded llama.cpp model, how long loading it took, the lock that serialises its use, and its cached prefix."""
 
     llama: Any  # llama_cpp.Llama; typed loosely so that importing this module stays light
     load_seconds: float
     # A llama.cpp context holds one sequence's state: two threads decoding at once corrupt it.
-    lock: threading.Lock
+    lock: FairLock = field(default_factory=FairLock)
+    prefix: str | None = None  # the shared turns of the last prompt, whose tokens the context holds
 
 
 _MODELS: dict[LoadParams, LoadedModel] = {}
@@ -95,6 +153,7 @@ def _load(params: LoadParams) -> LoadedModel:
             model_path=str(params.path),
             n_ctx=params.n_ctx,
             n_threads=params.n_threads,
+            n_threads_batch=params.n_threads,
             n_gpu_layers=params.n_gpu_layers,
             seed=params.seed,
             verbose=False,
@@ -107,7 +166,7 @@ def _load(params: LoadParams) -> LoadedModel:
             "the model file cannot be loaded (not a GGUF model llama.cpp can read, or damaged)",
             NAME,
         ) from None
-    return LoadedModel(llama=llama, load_seconds=time.monotonic() - started, lock=threading.Lock())
+    return LoadedModel(llama=llama, load_seconds=time.monotonic() - started)
 
 
 def loaded_model(params: LoadParams) -> LoadedModel:
@@ -195,7 +254,7 @@ class LlamaCppBackend:
         return LoadParams(
             path=self.model_path.resolve(),
             n_ctx=self.n_ctx,
-            n_threads=self.n_threads or None,
+            n_threads=self.n_threads or usable_cores(),
             n_gpu_layers=self.n_gpu_layers,
             seed=self.seed,
         )
@@ -203,16 +262,22 @@ class LlamaCppBackend:
     def generate(self, prompt: Prompt, *, timeout_s: float) -> Reply:
         """One command for the prompt, or BackendFailure.
 
-        The time budget starts once the model is loaded: a load happens once per process and
-        cannot be interrupted, and counting it would time out the first request of a slow disk.
+        The time budget covers this request's own work: it starts once the model is loaded, is
+        this request's turn, and holds the prompt text every request shares (all of which happen
+        `off_the_clock`). A load cannot be interrupted, and counting it, or another client's
+        request ahead in the queue, would time out a first request that has done nothing wrong.
         """
-        started = time.monotonic()
-        model = self.load()
-        deadline = time.monotonic() + timeout_s
-        if not model.lock.acquire(timeout=max(timeout_s, 0.0)):
-            raise BackendFailure(GenerationErrorKind.TIMEOUT, "the model stayed busy with other requests", NAME)
+        with off_the_clock():
+            model = self.load()
+            _wait_for_turn(model)
         try:
-            text, finish_reason, tokens = _complete(model.llama, prompt, deadline)
+            prefix = json.dumps(prompt.prefix_messages())
+            if model.prefix != prefix:
+                with off_the_clock():
+                    _prime(model.llama, prompt)
+            started = time.monotonic()
+            model.prefix = prefix
+            text, finish_reason, tokens = _complete(model.llama, prompt, started + timeout_s)
         finally:
             model.lock.release()
         command = parse_command_reply(text, finish_reason, NAME)
@@ -222,6 +287,26 @@ class LlamaCppBackend:
             latency_ms=(time.monotonic() - started) * 1000,
             completion_tokens=tokens,
         )
+
+
+def _wait_for_turn(model: LoadedModel) -> None:
+    """Queue for the model; BackendFailure when the client that asked has gone while waiting."""
+    while not model.lock.acquire(timeout=0.25):
+        if cancelled():
+            raise BackendFailure(GenerationErrorKind.TIMEOUT, "the request was cancelled", NAME)
+
+
+def _prime(llama: Any, prompt: Prompt) -> None:
+    """Evaluate the turns every request shares, so that the next prompts start from them.
+
+    A failure here is not the request's: the real call evaluates everything again and reports it.
+    """
+    try:
+        llama.create_chat_completion(
+            messages=[*prompt.prefix_messages(), {"role": "user", "content": ""}], max_tokens=1, temperature=0.0
+        )
+    except Exception:  # noqa: BLE001 - see the docstring
+        pass
 
 
 def _complete(llama: Any, prompt: Prompt, deadline: float) -> tuple[str, str | None, int]:
@@ -252,6 +337,8 @@ def _complete(llama: Any, prompt: Prompt, deadline: float) -> tuple[str, str | N
                 finish_reason = choice.get("finish_reason") or finish_reason
                 if finish_reason is None and time.monotonic() > deadline:
                     raise BackendFailure(GenerationErrorKind.TIMEOUT, "the model did not answer within the time budget", NAME)
+                if finish_reason is None and cancelled():
+                    raise BackendFailure(GenerationErrorKind.TIMEOUT, "the request was cancelled", NAME)
         finally:
             close = getattr(stream, "close", None)
             if close is not None:  # a generator: closing it stops decoding where it is
