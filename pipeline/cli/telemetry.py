@@ -21,7 +21,7 @@ import typer
 
 from pipeline.cli.common import config_path, settings_from
 from pipeline.cli.options import ConfigOpt, OutputOpt, YesOpt, sub_app
-from pipeline.errors import CaroError, ExitCode, usage_error
+from pipeline.errors import CaroError, ExitCode, os_reason, usage_error
 from pipeline.settings import OutputFormat
 from pipeline.telemetry.events import EventType
 
@@ -277,9 +277,12 @@ def export(
                 count = _export_to(fp, path, fmt)
             os.replace(partial, output_file)
         except OSError as exc:
-            raise CaroError(f"the export file cannot be written ({exc.strerror})", code="export_failed") from None
+            raise CaroError(f"the export file cannot be written: {os_reason(exc)}", code="export_failed") from None
         finally:
-            partial.unlink(missing_ok=True)
+            try:
+                partial.unlink(missing_ok=True)
+            except OSError:
+                pass  # never made: its folder is missing, read-only, or a file
     sys.stderr.write(f"caro: exported {count} event{'s' if count != 1 else ''}\n")
     return 0
 

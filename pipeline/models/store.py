@@ -282,8 +282,8 @@ def pull(
         return _download(entry, models_dir, extra, progress, verbose)
     except OSError as exc:  # a read-only or full models folder (pip's own failures are CaroErrors)
         raise state_unwritable(
-            exc, f"model {entry.name}", code="models_unwritable", where="the models folder (see `caro model list -o json`)",
-            kept="nothing was kept",
+            exc, "models folder", code="models_unwritable", where="the models folder (see `caro model list -o json`)",
+            kept=f"model {entry.name} was not downloaded",
         ) from None
 
 

@@ -5,8 +5,9 @@ with `mode=ro`, so a read-only file or folder, a database owned by someone else,
 that has filled up does not keep a user from their own data. A database in WAL mode needs its
 `-shm` file to be read; when the folder is read-only and no write-ahead log is left (caro's
 last writer closed cleanly and checkpointed it), the file alone is the whole database, and it is
-opened `immutable`, which needs no `-shm`. With a log left and no way to share it, reading the
-file alone would miss the log's rows, so that is an error instead.
+opened `immutable`, which needs no `-shm`; the same on a full disk, which has no room for one.
+With a log left and no way to share it, reading the file alone would miss the log's rows, so
+that is an error instead.
 
 Light on purpose (no pandas, pandera or sqlite-utils).
 """
@@ -102,9 +103,13 @@ def connect_read_only(path: Path, *, busy_timeout_ms: int = 2000) -> sqlite3.Con
 
 
 def _whole_without_log(path: Path, err: sqlite3.Error) -> bool:
-    """Whether a read-only open failed only for want of a `-shm` file, with no log holding rows."""
+    """Whether a read-only open failed only for want of a `-shm` file, with no log holding rows.
+
+    A read-only folder refuses the file (CANTOPEN, READONLY); a full disk refuses room for it
+    (an I/O error).
+    """
     code = getattr(err, "sqlite_errorcode", None)
-    if not isinstance(code, int) or code & 0xFF not in {_SQLITE_CANTOPEN, _SQLITE_READONLY}:
+    if not isinstance(code, int) or code & 0xFF not in {_SQLITE_CANTOPEN, _SQLITE_READONLY, _SQLITE_IOERR}:
         return False
     log = path.with_name(path.name + "-wal")
     try:
