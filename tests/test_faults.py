@@ -9,23 +9,24 @@ docs/faults.md is rendered from the same table.
 from __future__ import annotations
 
 import json
-import os
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from tests import fault_scenes as scenes
 from tests import faults
-from tests.faults import FAULTS, Fault, Scene
+from tests.fault_scenes import Observed, Scene
+from tests.faults import FAULTS, Fault
 
 
 @pytest.fixture
 def scene(tmp_path: Path) -> Scene:
     with ExitStack() as cleanup:
-        yield Scene(root=tmp_path, env=faults.base_env(tmp_path / "home"), cleanup=cleanup)
+        yield Scene(root=tmp_path, env=scenes.base_env(tmp_path / "home"), cleanup=cleanup)
 
 
-def _no_traceback(observed: faults.Observed) -> None:
+def _no_traceback(observed: Observed) -> None:
     assert "Traceback" not in observed.stdout + observed.stderr
     assert "internal error" not in observed.stderr
 
@@ -33,7 +34,7 @@ def _no_traceback(observed: faults.Observed) -> None:
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
 def test_plain(fault: Fault, scene: Scene) -> None:
     fault.setup(scene)
-    observed = faults.run(fault, scene, as_json=False)
+    observed = scenes.run(fault, scene, as_json=False)
     _no_traceback(observed)
     assert observed.returncode == fault.exit_code, observed.stderr
     lines = observed.stderr.splitlines()
@@ -50,7 +51,7 @@ def test_plain(fault: Fault, scene: Scene) -> None:
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
 def test_json(fault: Fault, scene: Scene) -> None:
     fault.setup(scene)
-    observed = faults.run(fault, scene, as_json=True)
+    observed = scenes.run(fault, scene, as_json=True)
     _no_traceback(observed)
     assert observed.returncode == fault.exit_code, observed.stdout + observed.stderr
     assert observed.stdout.endswith("\n") and observed.stdout.count("\n") == 1, observed.stdout  # one object, one line
