@@ -15,6 +15,7 @@ import typer.core
 from pipeline import __version__
 from pipeline.cli._click import Context
 from pipeline.cli.options import ConfigOpt, OutputOpt, SafetyOpt, ShellOpt
+from pipeline.integration import InitShell
 
 DEFAULT_COMMAND = "run"
 
@@ -128,6 +129,58 @@ def check(
     from pipeline.cli.run import check_command
 
     return check_command(words=command, output=output, shell=shell, safety=safety, config=config)
+
+
+@app.command("explain", context_settings={"allow_interspersed_args": False})
+def explain(
+    command: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="The command to explain (quote it; or read from stdin when piped).", show_default=False),
+    ] = None,
+    output: OutputOpt = None,
+    shell: ShellOpt = None,
+    safety: SafetyOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Explain a command in plain words, step by step, with its safety verdict; nothing is run.
+
+    Each simple command in order: its utility's one-line summary (whatis, else caro's table), each
+    flag's meaning from the utility's own --help or man page, its arguments and redirections in
+    words, and how it connects to the next (pipe, &&, ||, ;, &); then the verdict `caro check`
+    gives. Only documentation is read: `whatis`, `man`, and `UTILITY --help` for the utilities
+    configs/explain.toml marks as safe to ask. Exit 0 when explained, 2 for unusable input.
+    """
+    from pipeline.cli.explain import explain_command
+
+    return explain_command(words=command, output=output, shell=shell, safety=safety, config=config)
+
+
+@app.command("init")
+def init(
+    shell: Annotated[InitShell, typer.Argument(help="The shell to integrate with.", case_sensitive=False)],
+    key: Annotated[
+        Optional[str],
+        typer.Option(
+            "--key",
+            "-k",
+            metavar="<key>",
+            help="Key to bind: alt-<key>, ctrl-<key> or ctrl-alt-<key> (default: the integration.key setting, alt-e).",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Print the shell integration for bash, zsh or fish: a key that turns the typed request into a command on the line.
+
+    Load it from your rc file: `eval "$(caro init bash)"` in ~/.bashrc, `eval "$(caro init zsh)"`
+    in ~/.zshrc, `caro init fish | source` in ~/.config/fish/config.fish. The key (Alt-E unless
+    set) sends the prompt line to `caro --dry-run --output plain --shell SHELL` on stdin and, when
+    caro exits 0, replaces the line with the command on its stdout, cursor at the end; nothing
+    runs until Enter. Any other exit leaves the line as it was; caro's messages (the reason for a
+    block, a confirm warning) are printed above the prompt. See docs/shell.md.
+    """
+    from pipeline.cli.init import print_snippet
+
+    return print_snippet(shell=shell, key=key, config=config)
 
 
 @app.command("dag")
