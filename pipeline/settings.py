@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import CaroError, state_unwritable, usage_error
+from pipeline.integration import parse_key
 from pipeline.paths import REPO_CONFIGS
 from pipeline.values import SafetyLevel, Shell, Userland
 
@@ -145,6 +146,7 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("backend", _choice(*BACKENDS, "none"), "model backend: llama_cpp, vllm or none"),
         KeySpec("fallback", _backends, "backends to try, in order, when the first one fails"),
         KeySpec("model", _text, "model name from the catalogue, or a GGUF file path"),
+        KeySpec("integration.key", parse_key, "the key `caro init` binds in the shell: alt-<key>, ctrl-<key> or ctrl-alt-<key>"),
         KeySpec("generation.timeout_s", _seconds, "time budget of one request to the language models, in seconds"),
         KeySpec("generation.retries", _count, "retries of a backend after a failure that may pass (timeout, bad reply)"),
         KeySpec("llama_cpp.n_ctx", _count, "llama.cpp context size in tokens (0: the model's own)"),
