@@ -120,6 +120,14 @@ def read_only_home(scene: Scene) -> None:
     scene.read_only()
 
 
+def read_only_user_home(scene: Scene) -> None:
+    """No CARO_HOME: the platform's folders under a read-only home folder ($HOME)."""
+    read_only_home(scene)
+    for name in ("CARO_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        scene.env.pop(name, None)
+    scene.env["HOME"] = str(scene.home)
+
+
 def read_only_home_with_config(scene: Scene) -> None:
     scene.own_disk()
     scene.write_config(b'safety = "moderate"\n')

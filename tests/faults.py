@@ -133,6 +133,11 @@ FAULTS: list[Fault] = [
         env={"CARO_TELEMETRY_ENABLED": "1"}, setup=scenes.read_only_home, check_kept=scenes.home_empty,
     ),
     Fault(
+        "read_only_user_home_static", "state", "no CARO_HOME and a read-only home folder, telemetry on: a static request",
+        (STATIC,), 0, "", "everything (nothing is written)",
+        env={"CARO_TELEMETRY_ENABLED": "1"}, setup=scenes.read_only_user_home, check_kept=scenes.home_empty,
+    ),
+    Fault(
         "read_only_home_needs_model", "state", "a read-only CARO_HOME: a request that needs the default model (not downloaded yet)",
         ("frobnicate the wibble",), 1,
         "caro: error: the models folder cannot be written: it is read-only; model qwen2.5-coder-0.5b was not downloaded (hint: make the models folder (see `caro model list -o json`) writable, or point CARO_HOME at a writable folder)",

@@ -134,6 +134,19 @@ def test_a_request_whose_telemetry_cannot_be_stored_says_so_under_verbose(capsys
     assert sum(tally.peek(state_paths().database).values()) == 4
 
 
+def test_a_failure_of_telemetry_itself_is_counted(caro_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.telemetry import schemas
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in validation")
+
+    monkeypatch.setattr(schemas, "validate_events", broken)  # stands for any bug on the way
+    recorder = Recorder(settings={"safety": "moderate", "backend": "none"}, debug=False)
+    problem = recorder.flush("list files", _result(), (), {}, executed=False)
+    assert problem == "telemetry failed (RuntimeError)"
+    assert tally.peek(state_paths().database) == {("failed", "unknown"): 2}  # session_start and session_end
+
+
 def test_todays_date_in_the_environment_does_not_drop_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
     today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     now = utc_timestamp()

@@ -88,6 +88,7 @@ def ensure(database: Path) -> None:
     """Create the tally file at full size if it is missing (while there is room); quietly when it cannot be."""
     path = tally_path(database)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError:
         return  # already there, or nowhere to put it
