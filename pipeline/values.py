@@ -71,6 +71,10 @@ class Category(str, Enum):
     SYSTEM_CONFIG = "system_config"
     RESOURCE_EXHAUSTION = "resource_exhaustion"
     UNPARSABLE = "unparsable"
+    UNKNOWN = "unknown"  # caro cannot tell what it does, so it asks (tier 3)
+    PERSISTENCE = "persistence"  # makes something run later by itself: startup files, cron, keys
+    OBFUSCATION = "obfuscation"  # hides what runs: parser tricks, invisible characters, erased history
+    HISTORY_REWRITE = "history_rewrite"  # rewrites shared version-control history (force push)
 
 
 class Shell(str, Enum):

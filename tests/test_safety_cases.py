@@ -37,6 +37,13 @@ DISAGREEMENTS: dict[tuple[str, str], str] = {
     ("contract", "git push origin main"): "custom patterns are user rule files; see test_user_rule_is_custom_pattern",
     ("contract", ""): "validator configuration errors (max_command_length, bad regex) belong to config; see test_safety_rules",
     ("contract", "complex | command | with | many | pipes"): "timing is measured in bench/bench_safety.py, never asserted in tests",
+    # Fail-closed tiers (issue 9): "allowed" only for what caro can see is harmless, so these ask.
+    ("contract", "npm install"): "runs the lifecycle scripts of every dependency, code caro cannot see; asks (confirm), like Codex",
+    ("contract", "cargo build"): "runs build.rs scripts and proc macros of every dependency, code caro cannot see; asks (confirm)",
+    ("website", "docker exec -it container sh"): "opens a shell inside a container: what runs there is not visible to caro; asks (confirm)",
+    ("website", "docker-compose up -d"): "starts whatever the compose file describes, which caro cannot see; asks (confirm)",
+    ("website", "strace caro"): "strace is seen through as a wrapper; `caro` itself is not on the allow-list, so it asks (confirm)",
+    ("website", "ltrace caro"): "ltrace is seen through as a wrapper; `caro` itself is not on the allow-list, so it asks (confirm)",
 }
 _CUSTOM_PATTERN_ROWS = {"git push --force origin main"}  # judged with the default rules as well
 
@@ -62,6 +69,8 @@ def test_contract(row: dict[str, Any]) -> None:
         assert reason, "every skipped contract row needs a recorded reason"
         verdict = _judge(command)
         assert isinstance(verdict.risk, Risk)
+        if reason.startswith(("runs the", "runs build")):  # fail-closed: it asks, and is never blocked
+            assert verdict.action is Action.CONFIRM and verdict.risk <= Risk.MODERATE, verdict
         return
     if "note" in expect and len(expect) == 1:
         for level in SafetyLevel:
@@ -132,6 +141,10 @@ def _website_rows() -> list[Any]:
 def test_website_claims(row: dict[str, Any]) -> None:
     verdict = _judge(row["command"])
     expected = row["expected"]
+    if ("website", row["command"]) in DISAGREEMENTS:
+        # A deliberate disagreement still never lets the command through unasked.
+        assert expected.startswith("allowed") and verdict.action is Action.CONFIRM, verdict
+        return
     if expected.startswith("blocked"):
         assert verdict.risk is Risk.CRITICAL and verdict.action is Action.BLOCKED, verdict
     elif expected.startswith("allowed"):

@@ -44,7 +44,8 @@ DANGEROUS: dict[Category, list[str]] = {
     ],
 }
 NEEDS_CONFIRM: dict[Category, list[str]] = {
-    Category.DESTRUCTIVE_RM: ["rm -rf *", "rm -rf ./*", "rm -rf .", "git reset --hard", "git clean -fdx", "git push --force origin main", "git push -f origin master", "kubectl delete pods --all", "rm -rf $DIR/*", 'rm -rf "$BUILD"/'],
+    Category.DESTRUCTIVE_RM: ["rm -rf *", "rm -rf ./*", "rm -rf .", "git reset --hard", "git clean -fdx", "kubectl delete pods --all", "rm -rf $DIR/*", 'rm -rf "$BUILD"/'],
+    Category.HISTORY_REWRITE: ["git push --force origin main", "git push -f origin master"],
     Category.RECURSIVE_OPERATIONS: ["chmod -R 777 /var/www/app", "find /var/log -name '*.log' -delete"],
     Category.SYSTEM_FILES: ["rm /var/lib/postgresql/backups/*", "echo x >> /etc/profile.d/x.sh", "sed -i s/a/b/ /etc/ssh/ssh_config"],
     Category.NETWORK: ["iptables -F", "iptables --flush", "ufw disable", "ifconfig eth0 down", "ip link set eth0 down"],
@@ -90,7 +91,7 @@ HARMLESS = [
     "ls > /dev/null 2>&1", "git reset --soft HEAD~1", "docker build -t x .", "kubectl get pods", "cp -r folder backup", "mkdir -p a/b",
     "rm -rf", "find /var/log -name '*.log'", "cat ~/.ssh/id_rsa.pub", "ssh-keygen -t ed25519", "tail -f /var/log/syslog",
 ]
-MODERATE_AT_MOST = ["rm -rf ./node_modules", "rm -rf ./target", "rm -rf build/", "find . -name '*.pyc' -delete", "sudo apt update", "git push --force origin feature", "kill -9 1234", "docker system prune -a", "rm -rf /tmp/build-1"]
+MODERATE_AT_MOST = ["rm -rf ./node_modules", "rm -rf ./target", "rm -rf build/", "find . -name '*.pyc' -delete", "sudo apt update", "git push --force origin feature", "kill -9 1234", "rm -rf /tmp/build-1"]
 
 
 @pytest.mark.parametrize("command", HARMLESS)

@@ -36,7 +36,8 @@ def test_user_file_overrides_and_disables_by_id(tmp_path: Path) -> None:
     )
     rules = RuleSet.load([default_rules_path(), user])
     assert assess("kill -9 42", shell=Shell.BASH, level=SafetyLevel.MODERATE, rules=rules).risk is Risk.HIGH
-    assert assess("reboot", shell=Shell.BASH, level=SafetyLevel.MODERATE, rules=rules).risk is Risk.SAFE
+    reboot = assess("reboot", shell=Shell.BASH, level=SafetyLevel.MODERATE, rules=rules)
+    assert "power" not in {f.rule_id for f in reboot.findings} and reboot.risk is Risk.MODERATE  # still not understood
     assert len(rules.rules) == len(RULES.rules) - 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.shell import DYNAMIC, is_dynamic, parse_script, strip_markers, unwrap
+from pipeline.shell.finders import FOUND_MARK
 from pipeline.shell.unwrap import INPUT_MARK
 
 
@@ -161,7 +162,7 @@ def test_unwrap_scripts_and_inputs() -> None:
     assert not unwrap(("bash", "script.sh")).script_input
     assert unwrap(("python3", "-c", "print(1)")).code == "print(1)"
     assert unwrap(("python3",)).script_input and not unwrap(("python3", "app.py")).script_input
-    assert unwrap(("find", "/", "-exec", "rm", "-rf", "{}", ";")).spawned == (("rm", "-rf", "/*"),)
+    assert unwrap(("find", "/", "-exec", "rm", "-rf", "{}", ";")).spawned == (("rm", "-rf", FOUND_MARK),)
 
 
 def test_unwrap_depth_is_bounded() -> None:

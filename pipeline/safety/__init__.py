@@ -1,4 +1,4 @@
-"""caro's safety validator: rules as data (configs/safety_rules.toml) and the engine that applies them."""
+"""caro's safety validator: three tiers as data (configs/safety_*.toml) and the engine that applies them."""
 
 from pipeline.safety.engine import MAX_DEPTH, assess
 from pipeline.safety.rules import Rule, RuleSet, default_rules_path

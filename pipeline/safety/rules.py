@@ -14,19 +14,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.safety.allow import AllowEntry, AllowList, entry_from
 from pipeline.safety.flags import DEFAULT_SPEC, Options, UtilitySpec
 from pipeline.safety.targets import Target, classify
-from pipeline.shell.unwrap import Invocation
+from pipeline.shell.finders import found_words
+from pipeline.shell.unwrap import Invocation, Wrapper, default_wrappers, interpreter, wrappers_from
 from pipeline.values import Category, Risk
 
 MAX_REGEX_WORD = 4096  # longer words are never matched by a regex, so a pattern cannot go quadratic
-SHAPES = frozenset({"fork_bomb", "background_loop", "unparsable", "too_deep", "shell_out"})
-_SOURCES = ("operands", "first_operand", "last_operand", "redirect_out", "redirect_in")
+SHAPES = frozenset(
+    {
+        "fork_bomb", "background_loop", "unparsable", "too_deep", "shell_out", "differential", "unchecked", "hidden_characters",
+        "arithmetic_code", "download_run", "reverse_shell", "fetched_code", "decoded_code", "split_word",
+    }
+)
+_SOURCES = ("operands", "first_operand", "last_operand", "sources", "after_first", "found", "redirect_out", "redirect_in")
 _RULE_KEYS = frozenset(
     {
         "id", "category", "risk", "message", "utility", "subcommand", "flags_all", "flags_any", "flags_none",
         "targets", "target_from", "operands_any", "operands_none", "args_any", "args_none", "operands_min",
-        "operands_max", "privileged", "script_input", "fed_by", "fed_targets", "shape", "allow", "enabled",
+        "operands_max", "privileged", "script_input", "fed_by", "fed_targets", "shape", "allow", "enabled", "pipeline_any",
+        "assignments_any", "via", "reads",
     }
 )
 _SPEC_KEYS = frozenset({"aliases", "takes_value", "short_flags", "cluster", "max_options", "subcommands"})
@@ -44,6 +52,9 @@ class Subject:
     fed_classes: frozenset[Target] = frozenset()  # classes of what those commands read
     cwd: str | None = None
     home: str | None = None
+    cwds: tuple[str | None, ...] = ()  # every directory it may run in (after `cd` in the same line); () means (cwd,)
+    pipeline_names: frozenset[str] = frozenset()  # names of every command in its pipeline
+    assignments: tuple[str, ...] = ()  # `NAME=value` words before it
 
     def words_from(self, source: str) -> tuple[str, ...]:
         """The words a target source names (see `target_from` in the schema)."""
@@ -54,6 +65,12 @@ class Subject:
             return ops[:1]
         if source == "last_operand":
             return ops[-1:]
+        if source == "sources":  # what mv/cp take from: every operand but the destination
+            return ops if "-t" in self.options.values or "--target-directory" in self.options.values else ops[:-1]
+        if source == "after_first":  # chown OWNER FILE...: the files
+            return ops[1:]
+        if source == "found":  # what find acts on: everything under each root, or a path inside it when it filters
+            return found_words(self.invocation.argv)
         if source == "redirect_out":
             return self.redirect_out
         if source == "redirect_in":
@@ -65,9 +82,11 @@ class Subject:
         return tuple(w[len(prefix) :] for w in ops if w.startswith(prefix))
 
     def classes(self, words: Sequence[str]) -> frozenset[Target]:
+        """The classes of some words, in every directory the command may run in."""
         found: frozenset[Target] = frozenset()
-        for word in words:
-            found |= classify(word, self.cwd, self.home)
+        for cwd in self.cwds or (self.cwd,):
+            for word in words:
+                found |= classify(word, cwd, self.home)
         return found
 
 
@@ -96,6 +115,10 @@ class Rule:
     script_input: bool | None = None
     fed_by: frozenset[str] = frozenset()
     fed_targets: frozenset[Target] = frozenset()
+    pipeline_any: frozenset[str] = frozenset()
+    assignments_any: tuple[re.Pattern[str], ...] = ()
+    via: frozenset[str] = frozenset()
+    reads: frozenset[Target] = frozenset()
     shape: str | None = None
     allow: bool = False
     source: str = ""  # file name the rule came from, for error messages
@@ -123,6 +146,14 @@ class Rule:
             return False
         if self.fed_targets and not self.fed_targets & s.fed_classes:
             return False
+        if self.pipeline_any and not self.pipeline_any & s.pipeline_names:
+            return False
+        if self.via and not self.via & set(inv.wrappers):
+            return False
+        if self.reads and not self.reads & s.classes([*opts.operands, *s.redirect_in]):
+            return False
+        if self.assignments_any and not _any_match(self.assignments_any, s.assignments):
+            return False
         if self.operands_any and not _any_match(self.operands_any, opts.operands):
             return False
         if self.operands_none and _any_match(self.operands_none, opts.operands):
@@ -148,6 +179,8 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     specs: Mapping[str, UtilitySpec] = field(default_factory=dict)
+    allow: AllowList = field(default_factory=AllowList)
+    wrappers: Mapping[str, Wrapper] = field(default_factory=default_wrappers)
 
     def __post_init__(self) -> None:
         by_name: dict[str, list[Rule]] = {}
@@ -175,21 +208,34 @@ class RuleSet:
         extra = tuple(r for p, r in self._prefixed if name.startswith(p))  # type: ignore[attr-defined]
         return own + extra + self._generic  # type: ignore[attr-defined]
 
+    def for_utility_only(self, name: str) -> tuple[Rule, ...]:
+        """The rules written for this utility by name (not the generic ones)."""
+        return self._by_name.get(name, ())  # type: ignore[attr-defined]
+
     def for_shape(self, shape: str) -> tuple[Rule, ...]:
         """The rules that fire for a structural shape such as a fork bomb."""
         return self._shapes.get(shape, ())  # type: ignore[attr-defined]
 
     def spec(self, name: str) -> UtilitySpec:
         """How the named utility spells its options (defaults when the rule files do not say)."""
-        return self.specs.get(name, DEFAULT_SPEC)
+        found = self.specs.get(name)
+        return found if found is not None else self.specs.get(interpreter(name), DEFAULT_SPEC)
 
     @classmethod
     def load(cls, paths: Sequence[Path]) -> RuleSet:
-        """Rules from TOML files in order; a later rule with the same id replaces the earlier one."""
+        """Rules, allow entries, wrappers and option specs from TOML files in order.
+
+        A file's `include = ["other.toml"]` (relative to it) is read first. A later rule with the
+        same id, or allow entry or wrapper with the same name, replaces the earlier one.
+        """
         rules: dict[str, Rule] = {}
         specs: dict[str, UtilitySpec] = {}
-        for path in paths:
-            data = _read(path)
+        allow: dict[str, AllowEntry] = {}
+        wrappers: dict[str, Wrapper] = dict(default_wrappers())
+        for path, data in _with_includes(paths):
+            for name, table in (data.get("allow") or {}).items():
+                allow[name] = entry_from(name, table, path.name)
+            wrappers.update(wrappers_from(data.get("wrapper") or {}, path.name))
             for name, table in (data.get("utility") or {}).items():
                 specs[name] = _spec(table, path, name)
             entries = data.get("rule") or []
@@ -202,7 +248,23 @@ class RuleSet:
                     rules.pop(entry["id"], None)
                     continue
                 rules[entry["id"]] = _rule(entry, path)
-        return cls(rules=tuple(rules.values()), specs=specs)
+        return cls(rules=tuple(rules.values()), specs=specs, allow=AllowList(allow), wrappers=wrappers)
+
+
+def _with_includes(paths: Sequence[Path]) -> list[tuple[Path, dict[str, object]]]:
+    """Each file and its data, with its `include` list read before it (one level, each file once)."""
+    ordered: dict[Path, dict[str, object]] = {}
+    for path in paths:
+        data = _read(path)
+        included = data.get("include") or []
+        if not isinstance(included, list) or not all(isinstance(i, str) for i in included):
+            raise ValueError(f"{path.name}: `include` must be a list of file names")
+        for name in included:
+            extra = path.parent / name
+            if extra not in ordered:
+                ordered[extra] = _read(extra)
+        ordered.setdefault(path, data)
+    return list(ordered.items())
 
 
 def default_rules_path() -> Path:
@@ -276,9 +338,11 @@ def _rule(entry: dict[str, object], path: Path) -> Rule:
             raise ValueError(f"{where}: unknown target_from {source!r}")
     targets = _strings(entry.get("targets", []), f"{where}: targets")
     fed_targets = _strings(entry.get("fed_targets", []), f"{where}: fed_targets")
+    reads = _strings(entry.get("reads", []), f"{where}: reads")
     try:
         target_set = frozenset(Target(t) for t in targets)
         fed_set = frozenset(Target(t) for t in fed_targets)
+        reads_set = frozenset(Target(t) for t in reads)
     except ValueError:
         raise ValueError(f"{where}: unknown target class; use one of {[t.value for t in Target]}") from None
     return Rule(
@@ -303,6 +367,10 @@ def _rule(entry: dict[str, object], path: Path) -> Rule:
         script_input=_bool(entry.get("script_input"), where),
         fed_by=frozenset(_strings(entry.get("fed_by", []), f"{where}: fed_by")),
         fed_targets=fed_set,
+        pipeline_any=frozenset(_strings(entry.get("pipeline_any", []), f"{where}: pipeline_any")),
+        assignments_any=_patterns(entry.get("assignments_any", []), where, "assignments_any"),
+        via=frozenset(_strings(entry.get("via", []), f"{where}: via")),
+        reads=reads_set,
         shape=shape if isinstance(shape, str) else None,
         allow=allow,
         source=path.name,

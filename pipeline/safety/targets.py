@@ -35,6 +35,9 @@ class Target(str, Enum):
     SECRET = "secret"  # keys and credentials (`~/.ssh/*`, `/etc/shadow`, `~/.aws/credentials`)
     REMOTE = "remote"  # `host:path` or `user@host:path`
     URL = "url"  # `scheme://...`
+    STARTUP = "startup"  # runs by itself later: shell startup files, cron, autostart, authorized_keys
+    ACCESS = "access"  # decides who may log in or become root: authorized_keys, sudoers, passwd, shadow
+    HISTORY = "history"  # records of what was run: shell histories, wtmp, btmp, lastlog
 
 
 SYSTEM_DIRS = frozenset(
@@ -64,6 +67,28 @@ _SECRET_DIRS = ("/.ssh", "/.aws", "/.gnupg", "/.kube", "/.docker", "/.config/gcl
 _HOME_VARS = (f"{DYNAMIC}$HOME{DYNAMIC}", f"{DYNAMIC}$USERPROFILE{DYNAMIC}")
 
 _STANDIN_HOME = "/home/~"  # home when the caller does not say; never a real user's name
+# Files and folders whose contents run by themselves later (at login, on a schedule, at boot) or
+# let someone in: writing to them is how an attacker stays.
+_STARTUP_NAMES = (
+    "/.bashrc", "/.bash_profile", "/.bash_login", "/.bash_logout", "/.bash_aliases", "/.profile", "/.zshrc", "/.zshenv",
+    "/.zprofile", "/.zlogin", "/.zlogout", "/.cshrc", "/.tcshrc", "/.kshrc", "/.mkshrc", "/.xinitrc", "/.xprofile",
+    "/.xsession", "/.xsessionrc", "/.pam_environment", "/.ssh/authorized_keys", "/.ssh/authorized_keys2", "/.ssh/rc",
+    "/.ssh/environment", "/.ssh/config", "/.gitconfig", "/.config/git/config", "/.vimrc", "/.exrc", "/.emacs",
+    "/.tmux.conf", "/.inputrc", "/.config/fish/config.fish", "/.curlrc", "/.wgetrc", "/.npmrc", "/.pypirc",
+    "/etc/profile", "/etc/bash.bashrc", "/etc/bashrc", "/etc/zshrc", "/etc/zshenv", "/etc/environment", "/etc/rc.local",
+    "/etc/crontab", "/etc/ld.so.preload", "/etc/ld.so.conf", "/etc/anacrontab",
+)
+_STARTUP_DIRS = (
+    "/.config/autostart", "/.config/systemd/user", "/.local/share/systemd/user", "/Library/LaunchAgents",
+    "/Library/LaunchDaemons", "/.config/fish/conf.d", "/.config/fish/functions", "/.zsh", "/etc/profile.d",
+    "/etc/zsh", "/etc/init.d", "/etc/rc.d", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily",
+    "/etc/cron.weekly", "/etc/cron.monthly", "/var/spool/cron", "/etc/systemd/system", "/lib/systemd/system",
+    "/usr/lib/systemd/system", "/etc/systemd/user", "/etc/ld.so.conf.d", "/etc/update-motd.d", "/etc/xdg/autostart",
+    "/etc/sudoers.d", "/etc/security", "/etc/udev/rules.d", "/usr/lib/udev/rules.d", "/etc/apt/apt.conf.d",
+)
+_GLOB = frozenset("*?[")
+_ACCESS_NAMES = ("/.ssh/authorized_keys", "/.ssh/authorized_keys2", "/.rhosts", "/.shosts", "/etc/hosts.equiv", "/etc/sudoers", "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/master.passwd", "/etc/ssh/sshd_config")
+_HISTORY_NAMES = ("_history", "/.history", "/.lesshst", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog", "/var/run/utmp", "/run/utmp")
 
 
 def classify(word: str, cwd: str | None = None, home: str | None = None) -> frozenset[Target]:
@@ -113,6 +138,8 @@ def _path(word: str, cwd: str | None, home: str | None) -> set[Target]:
         user = path[1:].split("/", 1)
         path = "/home/" + user[0] + ("/" + user[1] if len(user) > 1 else "")
     relative = not path.startswith("/")
+    if relative and cwd is not None and DYNAMIC in cwd:
+        return found | _relative_classes(path) | {Target.DYNAMIC}  # after `cd $x`: anywhere
     if relative:
         found |= _relative_classes(path)
         if cwd is None or not cwd.startswith("/"):
@@ -166,9 +193,25 @@ def _is_secret(path: str, name: str) -> bool:
 
 
 def _absolute_classes(path: str, home_dir: str) -> set[Target]:
+    path = _through_proc(path)
+    if any(ch in path for ch in _GLOB):
+        glob = _glob_classes(path, home_dir)
+        if glob is not None:
+            return glob
+    return _plain_classes(path, home_dir)
+
+
+def _plain_classes(path: str, home_dir: str) -> set[Target]:
+    """Classes of an absolute path; a final `/*` or `/.*` means everything in the folder."""
     found: set[Target] = set()
     everything = path.endswith("/*") or path.endswith("/.*")
     norm = _normalise((path[:-2] or "/") if everything else path)
+    if _is_startup(norm):
+        found.add(Target.STARTUP)
+    if norm.endswith(_ACCESS_NAMES) or norm.startswith("/etc/sudoers.d/"):
+        found.add(Target.ACCESS)
+    if norm.endswith(_HISTORY_NAMES):
+        found.add(Target.HISTORY)
     if norm == "/":
         return {Target.ROOT, Target.SYSTEM_DIR, Target.SYSTEM_PATH}
     home_norm = _normalise(home_dir)
@@ -202,6 +245,46 @@ def _absolute_classes(path: str, home_dir: str) -> set[Target]:
     if not found & {Target.HOME, Target.SYSTEM_PATH, Target.DEVICE, Target.TMP}:
         found.add(Target.ABSOLUTE)
     return found
+
+
+def _through_proc(path: str) -> str:
+    """`/proc/self/root/etc` is `/etc`: a process's `root` link is the filesystem root."""
+    if not path.startswith("/proc/"):
+        return path
+    parts = path.split("/")
+    if len(parts) > 3 and parts[3] == "root":
+        return "/" + "/".join(parts[4:])
+    return path
+
+
+def _is_startup(norm: str) -> bool:
+    return norm.endswith(_STARTUP_NAMES) or any(d + "/" in norm + "/" for d in _STARTUP_DIRS)
+
+
+def _everything(component: str) -> bool:
+    """Whether a glob component matches (nearly) every name in its folder: `*`, `.*`, `*.*`, `?*`."""
+    return component.strip("*?") in ("", ".", ".[!.]", "[!.]") or component in ("*.*", ".??*")
+
+
+def _glob_classes(path: str, home_dir: str) -> set[Target] | None:
+    """Classes of an absolute path with a glob: what the folder before the first glob holds."""
+    parts = path.split("/")
+    first = next((i for i, p in enumerate(parts) if any(ch in p for ch in _GLOB)), None)
+    if first is None:
+        return None
+    folder = "/".join(parts[:first]) or "/"
+    rest = [p for p in parts[first:] if p not in ("", ".")]
+    if rest and all(_everything(p) for p in rest):
+        return _plain_classes(folder.rstrip("/") + "/*", home_dir)  # everything in that folder
+    found = _plain_classes(folder.rstrip("/") + "/x", home_dir) - {Target.ABSOLUTE}
+    norm = _normalise(folder)
+    if norm == "/" or norm in SYSTEM_DIRS:
+        found |= {Target.SYSTEM_DIR, Target.SYSTEM_PATH}  # `/e*` may be /etc; `/usr/*/bin` may be /usr/local/bin
+    if any(f.startswith(norm.rstrip("/") + "/") for f in _ESSENTIAL_FILES) or any(d.startswith(norm.rstrip("/") + "/") or norm == d for d in _ESSENTIAL_DIRS):
+        found.add(Target.ESSENTIAL)
+    if norm == _normalise(home_dir) or _is_home_dir(norm):
+        found.add(Target.HOME)  # `~/.b*` may be ~/.bashrc or ~/.ssh
+    return found or {Target.ABSOLUTE}
 
 
 def _system_roots(norm: str) -> tuple[str, ...]:

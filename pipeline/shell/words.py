@@ -61,10 +61,14 @@ def render_word(node: tree_sitter.Node, src: bytes) -> str:
 def _render_expansion(node: tree_sitter.Node, src: bytes) -> str:
     # `${NAME}` is the same as `$NAME`; anything with an operator is computed.
     children = node.children
-    if len(children) == 3 and children[1].type == "variable_name":
+    if len(children) >= 3 and children[1].type == "variable_name" and (len(children) == 3 or children[2].type in _VALUE_OPS):
+        # `${HOME:?}`, `${HOME:-x}`: the variable's own value whenever it is set.
         name = src[children[1].start_byte : children[1].end_byte].decode("utf-8", "replace")
         return f"{DYNAMIC}${name}{DYNAMIC}"
     return EXPR_MARK
+
+
+_VALUE_OPS = frozenset({":?", "?", ":-", "-", ":=", "="})
 
 
 def _render_parts(node: tree_sitter.Node, src: bytes, *, double_quoted: bool) -> str:
@@ -177,3 +181,120 @@ def _safe_char(match: re.Match[str]) -> str:
 def parser_safe(command: str) -> str:
     """`command` with the code points that crash tree-sitter-bash replaced (same UTF-8 length)."""
     return _UNSAFE.sub(_safe_char, command) if _UNSAFE.search(command) else command
+
+
+_WORD_BREAK = frozenset(" \t\n;&|()<>")
+
+
+def join_continuations(text: str) -> str:
+    """`text` with every backslash-newline removed where bash removes it (outside single quotes and comments).
+
+    Bash joins `r\\<newline>m` into `rm` before it splits words; tree-sitter-bash reads the pair
+    as a word break, so `command r\\<newline>m -rf /` would otherwise look like `command r m`.
+    """
+    if "\\\n" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    quote = ""  # "'", '"' or "$'" while inside that quoting
+    while i < n:
+        ch = text[i]
+        if quote == "'":
+            out.append(ch)
+            quote = "" if ch == "'" else quote
+            i += 1
+            continue
+        if ch == "\\" and i + 1 < n:
+            if text[i + 1] == "\n" and quote != "$'":
+                i += 2
+                continue
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        if quote:
+            if (quote == '"' and ch == '"') or (quote == "$'" and ch == "'"):
+                quote = ""
+        elif ch == "'":
+            quote = "$'" if out and out[-1].endswith("$") else "'"
+        elif ch == '"':
+            quote = '"'
+        elif ch == "#" and (not out or out[-1][-1:] in _WORD_BREAK):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out.append(text[i:end])
+            i = end
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+MAX_BRACE_WORDS = 256  # a brace expansion yielding more words than this is judged as unknown
+
+
+def expand_braces(word: str) -> list[str] | None:
+    """The words bash's brace expansion makes of an unquoted word (`{/,x}` -> `/`, `x`); None past the limit."""
+    found: list[str] = []
+    pending = [word]
+    while pending:
+        current = pending.pop()
+        split = _first_brace(current)
+        if split is None:
+            found.append(current)
+            if len(found) > MAX_BRACE_WORDS:
+                return None
+            continue
+        start, end, alternatives = split
+        if len(alternatives) > MAX_BRACE_WORDS:
+            return None
+        pending.extend(current[:start] + alt + current[end + 1 :] for alt in reversed(alternatives))
+        if len(pending) > MAX_BRACE_WORDS:
+            return None
+    return found
+
+
+def _first_brace(word: str) -> tuple[int, int, list[str]] | None:
+    """The first `{...}` of `word` that bash expands: its span and its alternatives."""
+    start = word.find("{")
+    while start >= 0:
+        depth, parts, last = 0, [], start + 1
+        for pos in range(start, len(word)):
+            ch = word[pos]
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    parts.append(word[last:pos])
+                    alternatives = parts if len(parts) > 1 else _sequence(parts[0])
+                    if alternatives is not None:
+                        return start, pos, alternatives
+                    break
+            elif ch == "," and depth == 1:
+                parts.append(word[last:pos])
+                last = pos + 1
+        start = word.find("{", start + 1)
+    return None
+
+
+_SEQUENCE = re.compile(r"(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?")
+
+
+def _sequence(body: str) -> list[str] | None:
+    """`1..5`, `a..e` and `0..10..2` as bash expands them; None when `body` is not a sequence."""
+    match = _SEQUENCE.fullmatch(body)
+    if match is None:
+        return None
+    first, last, step_text = match.groups()
+    step = abs(int(step_text)) if step_text and step_text.lstrip("-").isdigit() and int(step_text) else 1
+    if first.lstrip("-").isdigit() and last.lstrip("-").isdigit():
+        a, b = int(first), int(last)
+        if abs(b - a) // step > MAX_BRACE_WORDS:
+            return [first] * (MAX_BRACE_WORDS + 1)  # over the limit: the caller gives up
+        values = range(a, b + 1, step) if a <= b else range(a, b - 1, -step)
+        return [str(v) for v in values]
+    if first.isdigit() or last.isdigit():
+        return None
+    a, b = ord(first), ord(last)
+    values = range(a, b + 1, step) if a <= b else range(a, b - 1, -step)
+    return [chr(v) for v in values]

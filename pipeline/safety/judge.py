@@ -1,0 +1,394 @@
+"""The judge: every simple command of a line, against the rules and the allow-list, with what it runs.
+
+Two passes per script. The first follows the line in order (variables, `cd`, downloads) and
+works out what each command really runs; the second judges each command knowing what feeds it.
+Nested text (`sh -c`, `eval`, here-documents fed to a shell, code that shells out) is judged the
+same way one level deeper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipeline.safety.code import CodeFacts, facts
+from pipeline.safety.flags import Options, parse_options
+from pipeline.safety.harmless import assignments_ok, redirects_ok, understood
+from pipeline.safety.rules import Rule, RuleSet, Subject
+from pipeline.safety.scope import Scope
+from pipeline.safety.targets import Target, classify
+from pipeline.shell.finders import FOUND_MARK, found_words, without_exec
+from pipeline.shell.parse import parse_script
+from pipeline.shell.script import Redirect, Script, SimpleCommand
+from pipeline.shell.unwrap import INPUT_MARK, INTERPRETERS, SHELLS, Invocation, interpreter, unwrap, utility_name
+from pipeline.shell.words import is_dynamic, strip_markers
+from pipeline.values import Category, Finding, Risk
+
+MAX_UNKNOWN = 6  # distinct "not understood" reasons kept per command line
+MAX_TEXTS = 16  # scripts per line that bash is asked about
+_DELETERS = frozenset({"rm", "rmdir", "unlink", "shred", "srm"})
+_FALLBACK = {
+    "unparsable": (Category.UNPARSABLE, Risk.MODERATE, "The command could not be parsed completely, so it cannot be fully judged"),
+    "too_deep": (Category.UNPARSABLE, Risk.CRITICAL, "Nests eval, sh -c or wrappers too deeply to judge, so it is judged as the worst case"),
+    "differential": (Category.OBFUSCATION, Risk.CRITICAL, "Bash reads this command differently from how it looks: it hides what it runs"),
+    "unchecked": (Category.UNKNOWN, Risk.MODERATE, "caro could not ask bash how it reads this command"),
+    "hidden_characters": (Category.OBFUSCATION, Risk.MODERATE, "The command holds control or invisible characters (shown escaped)"),
+}
+_CODE_FLAGS = {"awk": ("-f", "--file"), "sed": ("-f", "--file")}
+
+
+@dataclass
+class Judge:
+    """Collects findings for one command line across every nested script it runs."""
+
+    rules: RuleSet
+    cwd: str | None
+    home: str | None
+    max_depth: int = 8
+    parsed: bool = True
+    findings: dict[str, Finding] = field(default_factory=dict)
+    texts: list[tuple[str, int]] = field(default_factory=list)  # scripts judged, to cross-check with bash
+    scripts: dict[str, Script] = field(default_factory=dict)
+
+    def result(self) -> tuple[Finding, ...]:
+        # Worst first; at equal risk, what caro does not understand explains the confirmation.
+        return tuple(sorted(self.findings.values(), key=lambda f: (-f.risk, f.category is not Category.UNKNOWN)))
+
+    def worst(self) -> Risk:
+        return max((f.risk for f in self.findings.values()), default=Risk.SAFE)
+
+    def add(self, rule: Rule) -> None:
+        self.findings.setdefault(rule.id, Finding(rule.id, rule.category, rule.risk, rule.message))
+
+    def shape(self, name: str) -> None:
+        rules = self.rules.for_shape(name)
+        if rules:
+            for rule in rules:
+                self.add(rule)
+        elif name in _FALLBACK:
+            category, risk, message = _FALLBACK[name]
+            self.findings.setdefault(name, Finding(name, category, risk, message))
+
+    def unknown(self, reason: str) -> None:
+        key = "not-understood:" + reason
+        if key in self.findings or sum(k.startswith("not-understood:") for k in self.findings) >= MAX_UNKNOWN:
+            return
+        self.findings[key] = Finding("not-understood", Category.UNKNOWN, Risk.MODERATE, reason)
+
+    # ------------------------------------------------------------------ scripts
+
+    def script(self, text: str, depth: int, cwds: Sequence[str | None] | None = None, *, cross_checked: bool = False) -> None:
+        if depth > self.max_depth:
+            self.shape("too_deep")
+            return
+        script = parse_script(text)
+        if not script.ok:
+            self.parsed = self.parsed and depth > 0
+            self.shape("unparsable")
+        if script.split_word:
+            self.shape("split_word")
+        if not cross_checked and len(self.texts) < MAX_TEXTS and text not in self.scripts:
+            self.texts.append((text, depth))
+            self.scripts[text] = script
+        scope = Scope(cwds=list(cwds) if cwds else [self.cwd], home=self.home)
+        plan = self._plan(script, scope, depth)
+        self._judge_all(script, plan, depth, cross_checked)
+        self._arithmetic(script, scope, depth)
+        self._shapes(script, plan)
+
+    def _plan(self, script: Script, scope: Scope, depth: int) -> list[tuple[Invocation, tuple[str | None, ...], tuple[str, ...]]]:
+        """Pass one, in source order: what each command runs, where, and with which assignments."""
+        plan: list[tuple[Invocation, tuple[str | None, ...], tuple[str, ...]]] = []
+        assignments = script.assignments
+        next_assignment = 0
+        last_stage: dict[int, Invocation] = {}
+        for i, cmd in enumerate(script.commands):
+            while next_assignment < len(assignments) and assignments[next_assignment].before <= i:
+                scope.assign(assignments[next_assignment])
+                next_assignment += 1
+            argv = scope.resolve(cmd.argv)
+            feeder = last_stage.get(cmd.pipeline) if cmd.pipeline is not None and cmd.stage > 0 else None
+            inv = unwrap(argv, xargs_input=_xargs_input(feeder, scope), wrappers=self.rules.wrappers)
+            if feeder is not None and feeder.name == "find" and FOUND_MARK in inv.argv:
+                inv = self._found(inv, feeder, tuple(scope.cwds))
+            if cmd.pipeline is not None:
+                last_stage[cmd.pipeline] = inv
+            options = self.options(inv)
+            outs = tuple(scope.resolve(_outs(cmd.redirects)))
+            if scope.downloaded(inv.script_file) or scope.downloaded(inv.program):
+                self.shape("download_run")
+            scope.note_download(inv, options, outs)
+            plan.append((inv, tuple(scope.cwds), scope.resolve(cmd.assignments)))
+            scope.change_directory(inv)
+        for assignment in assignments[next_assignment:]:
+            scope.assign(assignment)
+        return plan
+
+    def _found(self, inv: Invocation, finder: Invocation, cwds: tuple[str | None, ...]) -> Invocation:
+        """`find ... | xargs rm`: deleting what find finds is judged as `find ... -delete`."""
+        if inv.name in _DELETERS:
+            self._find_delete(finder, cwds)
+            return Invocation(argv=tuple("./found" if w == FOUND_MARK else w for w in inv.argv), wrappers=inv.wrappers, privileged=inv.privileged)
+        words = found_words(finder.argv)
+        argv = [inv.argv[0]]
+        for word in inv.argv[1:]:
+            argv.extend(words if word == FOUND_MARK else [word])
+        return Invocation(argv=tuple(argv), wrappers=inv.wrappers, privileged=inv.privileged)
+
+    def _find_delete(self, finder: Invocation, cwds: tuple[str | None, ...]) -> None:
+        options = self.options(finder)
+        options = type(options)(flags=options.flags | {"-delete"}, values=options.values, operands=options.operands, subcommand=options.subcommand)
+        self.subject(Subject(finder, options, cwd=self.cwd, home=self.home, cwds=cwds))
+
+    # ------------------------------------------------------------------ judging
+
+    def _judge_all(self, script: Script, plan: list[tuple[Invocation, tuple[str | None, ...], tuple[str, ...]]], depth: int, cross_checked: bool) -> None:
+        """Pass two: each command against the rules and the allow-list, then what it runs."""
+        feeds = _feeds(script, [p[0] for p in plan], self)
+        pipelines: dict[int, set[str]] = {}
+        for cmd, (inv, _, _) in zip(script.commands, plan):
+            if cmd.pipeline is not None:
+                pipelines.setdefault(cmd.pipeline, set()).add(inv.name)
+        functions = frozenset(f.name for f in script.functions)
+        readers: set[str] = set()
+        for cmd, (inv, cwds, assigned), (names, classes) in zip(script.commands, plan, feeds):
+            subject = Subject(
+                invocation=inv,
+                options=self.options(inv),
+                redirect_out=_outs(cmd.redirects),
+                redirect_in=_ins(cmd.redirects),
+                fed_by=names,
+                fed_classes=classes,
+                cwd=self.cwd,
+                home=self.home,
+                cwds=cwds,
+                pipeline_names=frozenset(pipelines.get(cmd.pipeline, ())) if cmd.pipeline is not None else frozenset(),
+                assignments=assigned,
+            )
+            self.command(subject, depth, functions)
+            family = interpreter(inv.name)
+            if inv.script_input and (family in SHELLS or family in INTERPRETERS):
+                readers.add(family)
+        for declaration in script.declarations:
+            self.command(self._subject(declaration.argv), depth, functions)
+        for assignment in script.assignments:
+            if not assignment.name.isdigit():
+                self.command(self._subject(("export", f"{assignment.name}={assignment.value}")), depth, functions)
+        for redirect in script.redirects:
+            if redirect.owner is None and redirect.writes:
+                self.command(Subject(Invocation(argv=()), parse_options(()), _outs([redirect]), _ins([redirect]), cwd=self.cwd, home=self.home), depth, functions)
+        # `cat <<EOF | sh`, `python3 - <<EOF`: a here-document may be the code a reader runs.
+        bodies = [strip_markers(r.target) for r in script.redirects if r.op in ("<<", "<<-", "<<<") and r.target.strip()] if readers else []
+        for body in bodies:
+            if readers & SHELLS:
+                self.script(body, depth + 1, cross_checked=cross_checked)
+            for family in sorted(readers - SHELLS):
+                found = facts("python" if family == "pypy" else family, body)
+                self.apply_code(found, depth, ())
+                if found.reason:
+                    self.unknown(found.reason)
+
+    def options(self, inv: Invocation) -> Options:
+        """The options of what runs, as its utility spells them (find's -exec commands left out)."""
+        args = inv.argv[1:]
+        if inv.name == "find" and inv.spawned:
+            args = tuple(without_exec(inv.argv))[1:]
+        return parse_options(args, self.rules.spec(inv.name))
+
+    def _subject(self, argv: tuple[str, ...]) -> Subject:
+        inv = unwrap(argv, wrappers=self.rules.wrappers)
+        return Subject(inv, self.options(inv), cwd=self.cwd, home=self.home)
+
+    def command(self, subject: Subject, depth: int, functions: frozenset[str] = frozenset()) -> None:
+        """One command: rules, what it runs in turn, and whether caro understands all of it."""
+        inv = subject.invocation
+        if inv.too_deep:
+            self.shape("too_deep")
+        self.subject(subject)
+        code = self.nested(subject, depth)
+        reason = (
+            understood(subject, self.rules.allow, functions=functions, code_reason=code.reason)
+            or redirects_ok(subject)
+            or assignments_ok(subject.assignments)
+        )
+        if reason:
+            self.unknown(reason)
+            if self.rules.allow.lookup(inv.name, ())[0] is None and inv.name not in functions:
+                self._wrapper_shapes(inv, depth, subject.cwds)
+
+    def subject(self, subject: Subject) -> None:
+        matched = [r for r in self.rules.for_utility(subject.invocation.name) if r.matches(subject)]
+        if any(r.allow for r in matched):
+            return  # an allow rule exempts this one command from every other rule
+        for rule in matched:
+            self.add(rule)
+
+    def nested(self, subject: Subject, depth: int) -> CodeFacts:
+        """Judge what a command runs in turn: shell text, -exec commands, inline code; the code's facts."""
+        inv = subject.invocation
+        for text in inv.scripts:
+            if is_dynamic(text):
+                self.unknown("It runs shell text that is only known when it runs, so caro cannot see it")
+            self.script(strip_markers(text), depth + 1, subject.cwds)
+        if inv.name == "find":
+            for argv in inv.spawned:
+                if depth + 1 > self.max_depth:
+                    self.shape("too_deep")
+                    break
+                child = unwrap(argv, wrappers=self.rules.wrappers)
+                if child.name in _DELETERS:
+                    self._find_delete(inv, subject.cwds)
+                    child = Invocation(argv=tuple("./found" if w == FOUND_MARK else w for w in child.argv), wrappers=child.wrappers, privileged=child.privileged)
+                else:
+                    words = found_words(inv.argv)
+                    spliced = [w for a in argv for w in (words if a == FOUND_MARK else [a.replace(FOUND_MARK, words[0])])]
+                    child = unwrap(spliced, wrappers=self.rules.wrappers)
+                self.command(Subject(child, self.options(child), cwd=self.cwd, home=self.home, cwds=subject.cwds), depth + 1)
+        found = self._code(subject)
+        self.apply_code(found, depth, subject.cwds)
+        return found
+
+    def apply_code(self, found: CodeFacts, depth: int, cwds: tuple[str | None, ...]) -> None:
+        """Judge what inline code does: the shell text it runs, what it deletes or writes, its shapes."""
+        for text in found.shell:
+            self.script(text, depth + 1, cwds)
+        for path, recursive in found.deletes:
+            self.command(self._subject(("rm", "-rf", path) if recursive else ("rm", path)), depth + 1)
+        for path in found.writes:
+            self.command(Subject(Invocation(argv=()), parse_options(()), (path,), cwd=self.cwd, home=self.home, cwds=cwds), depth + 1)
+        for shape in found.shapes:
+            self.shape(shape)
+        if found.shell:
+            self.shape("shell_out")
+
+    def _code(self, subject: Subject) -> CodeFacts:
+        inv = subject.invocation
+        family = interpreter(inv.name)
+        if inv.code is not None and family in INTERPRETERS:
+            return facts(family if family != "pypy" else "python", strip_markers(inv.code))
+        if family in ("awk", "gawk", "mawk", "nawk", "sed", "gsed"):
+            language = "sed" if "sed" in family else "awk"
+            options = subject.options
+            if any(f in options.flags for f in _CODE_FLAGS[language]):
+                return CodeFacts(reason=f"It runs a {language} script file; caro cannot see what it does")
+            programs = list(options.values.get("-e", ())) + list(options.values.get("--expression", ()))
+            if not programs and options.operands:
+                programs = [options.operands[0]]
+            for program in programs:
+                found = facts(language, strip_markers(program))
+                if found.reason is not None:
+                    return found
+        return CodeFacts()
+
+    def _wrapper_shapes(self, inv: Invocation, depth: int, cwds: tuple[str | None, ...]) -> None:
+        """An unknown command shaped like a wrapper (`X -- CMD`, `X -c 'CMD'`, `X rm -rf /`): judge what it may run."""
+        if depth + 1 > self.max_depth:
+            return
+        args = inv.argv[1:]
+        for option in ("-c", "--command", "-e", "--exec"):
+            if option in args[:-1]:
+                text = args[args.index(option) + 1]
+                if " " in text:
+                    self.script(strip_markers(text), depth + 1, cwds)
+        start = args.index("--") + 1 if "--" in args else next((i for i, w in enumerate(args) if self._known_utility(w)), None)
+        if start is not None and start < len(args):
+            child = unwrap(args[start:], wrappers=self.rules.wrappers)
+            self.subject(Subject(child, self.options(child), cwd=self.cwd, home=self.home, cwds=cwds))
+            self.nested(Subject(child, self.options(child), cwd=self.cwd, home=self.home, cwds=cwds), depth + 1)
+
+    def _known_utility(self, word: str) -> bool:
+        name = utility_name(word)
+        return not is_dynamic(word) and (name in self.rules.wrappers or name in SHELLS or bool(self.rules.for_utility_only(name)) or self.rules.allow.knows(name))
+
+    def _arithmetic(self, script: Script, scope: Scope, depth: int) -> None:
+        """`x='a[$(cmd)]'; echo $(( x ))`: bash evaluates a variable's value as arithmetic, running what it holds."""
+        for name in sorted(script.arithmetic):
+            values = scope.history.get(name)
+            if not values:
+                self.unknown(f"Bash evaluates {('`$' + name + '`') if name else 'a variable'} as arithmetic here, and caro cannot tell what it holds")
+                continue
+            for value in values:
+                text = strip_markers(value).strip()
+                if text.lstrip("-").isdigit():
+                    continue
+                if "$(" in text or "`" in text or "[" in text:
+                    self.shape("arithmetic_code")
+                    self.script(text, depth + 1)
+                else:
+                    self.unknown(f"Bash evaluates `${name}` as arithmetic here, and caro cannot tell what it evaluates to")
+
+    def _shapes(self, script: Script, plan: list[tuple[Invocation, tuple[str | None, ...], tuple[str, ...]]]) -> None:
+        for function in script.functions:
+            calls = [script.commands[j] for j in function.body if utility_name(plan[j][0].name) == function.name.lower()]
+            if len(calls) >= 2 or any(c.background or c.pipeline is not None for c in calls):
+                self.shape("fork_bomb")
+        if any(c.in_unbounded_loop and c.background for c in script.commands):
+            self.shape("background_loop")
+
+
+def _xargs_input(feeder: Invocation | None, scope: Scope) -> tuple[str, ...]:
+    """What xargs reads, as words: echo's words, what ls lists, what find finds, or unknown."""
+    if feeder is None:
+        return (INPUT_MARK,)
+    if feeder.name in ("echo", "printf"):
+        words = tuple(w for w in feeder.argv[1:] if not w.startswith("-"))
+        return words if words and not any(is_dynamic(w) for w in words) else (INPUT_MARK,)
+    if feeder.name == "ls":
+        folders = [w for w in feeder.argv[1:] if not w.startswith("-")] or ["."]
+        return tuple(f.rstrip("/") + "/*" if f.rstrip("/") else "/*" for f in folders)
+    if feeder.name == "find":
+        return (FOUND_MARK,)
+    return (INPUT_MARK,)
+
+
+def _feeds(script: Script, invocations: list[Invocation], judge: Judge) -> list[tuple[frozenset[str], frozenset[Target]]]:
+    """For each command, the names of the commands whose output it reads and the classes of what they read.
+
+    Feeders are earlier stages of its pipeline and the commands inside substitutions in its
+    words. Both are accumulated as sets in one pass, so a pipeline of thousands of stages
+    stays linear.
+    """
+    own = [(inv.name, _classes([*inv.argv[1:], *_ins(cmd.redirects)], judge)) for cmd, inv in zip(script.commands, invocations)]
+    hosted: dict[int, tuple[set[str], set[Target]]] = {}
+    for i, cmd in enumerate(script.commands):
+        if cmd.host is not None:
+            names, classes = hosted.setdefault(cmd.host, (set(), set()))
+            names.add(own[i][0])
+            classes.update(own[i][1])
+    state: dict[int, tuple[int, set[str], set[Target], set[str], set[Target]]] = {}
+    result: list[tuple[frozenset[str], frozenset[Target]]] = []
+    for i, cmd in enumerate(script.commands):
+        host_names, host_classes = hosted.get(i, (set(), set()))
+        names, classes = set(host_names), set(host_classes)
+        if cmd.pipeline is not None:
+            stage, before_n, before_c, cur_n, cur_c = state.get(cmd.pipeline, (0, set(), set(), set(), set()))
+            if cmd.stage > stage:
+                before_n, before_c, cur_n, cur_c = before_n | cur_n, before_c | cur_c, set(), set()
+                stage = cmd.stage
+            names |= before_n
+            classes |= before_c
+            cur_n.add(own[i][0])
+            cur_c.update(own[i][1])
+            state[cmd.pipeline] = (stage, before_n, before_c, cur_n, cur_c)
+        result.append((frozenset(names), frozenset(classes)))
+    return result
+
+
+def _classes(words: list[str], judge: Judge) -> frozenset[Target]:
+    found: frozenset[Target] = frozenset()
+    for word in words:
+        found |= classify(word, judge.cwd, judge.home)
+    return found
+
+
+def _outs(redirects: Sequence[Redirect]) -> tuple[str, ...]:
+    """The files a command's redirects write to."""
+    return tuple(r.target for r in redirects if r.writes)
+
+
+def _ins(redirects: Sequence[Redirect]) -> tuple[str, ...]:
+    """The files a command's redirects read from (here-documents are text, not files)."""
+    return tuple(r.target for r in redirects if r.op in ("<", "<>"))
+
+
+__all__ = ["Judge", "SimpleCommand"]
