@@ -47,6 +47,7 @@ class Conversation:
         self.channel = channel
         self._send_lock = threading.Lock()
         self._working = False
+        self.gone = threading.Event()  # the client closed its end: nobody reads what is being made
 
     def send(self, message: dict[str, Any]) -> None:
         with self._send_lock:
@@ -57,16 +58,22 @@ class Conversation:
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
+        """Working for the client: heartbeats go out, and a model generation stops if the client leaves."""
+        from pipeline.backends.base import cancel_on
+
         self._working = True
         try:
-            yield
+            with cancel_on(self.gone):
+                yield
         finally:
             self._working = False
 
     def beat(self) -> None:
         if self._working:
-            with contextlib.suppress(OSError):
+            try:
                 self.send({"event": "alive"})
+            except OSError:
+                self.gone.set()
 
 
 def source_fingerprint() -> tuple[tuple[str, int, int], ...]:
