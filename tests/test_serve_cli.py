@@ -209,3 +209,41 @@ def test_a_relative_config_path_is_the_clients(tmp_path: Path) -> None:
 
 def test_the_console_script_is_the_entry_point() -> None:
     assert Path(caro_executable()).read_text().count("from pipeline.cli.main import entry") == 1
+
+
+def _served_requests() -> int:
+    return json.loads(caro("serve", "--status", "-o", "json").stdout)["requests"]
+
+
+def test_dag_execution_is_traced_by_the_service(tmp_path: Path) -> None:
+    import re
+
+    assert caro("check", "ls").returncode == 0
+    before = _served_requests()
+    served = caro("dag", "--execution", STATIC, cwd=tmp_path)
+    here = caro("dag", "--execution", STATIC, env={"CARO_SERVE_ENABLED": "0"}, cwd=tmp_path)
+    assert served.returncode == here.returncode == 0 and served.stderr == here.stderr == ""
+    assert _served_requests() == before + 1
+
+    def timeless(dot: str) -> str:  # each node's run time differs from run to run
+        return re.sub(r"[0-9.]+ ms", "T ms", dot)
+
+    assert timeless(served.stdout) == timeless(here.stdout) and "T ms" in timeless(here.stdout)
+
+
+def test_eval_asks_the_service(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.jsonl"
+    rows = [
+        {"id": "a", "input": "list all files modified today", "expected_outputs": ["find . -type f -mtime 0"], "category": "files"},
+        {"id": "b", "input": "find large files over 100MB", "expected_outputs": ["find . -type f -size +100M"], "category": "files"},
+        {"id": "c", "input": "compile my rust project", "expected_outputs": ["cargo build"], "category": "build"},
+    ]
+    suite.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert caro("check", "ls").returncode == 0
+    before = _served_requests()
+    served = caro("eval", str(suite), "--failures", "--output", "json", cwd=tmp_path)
+    here = caro("eval", str(suite), "--failures", "--output", "json", env={"CARO_SERVE_ENABLED": "0"}, cwd=tmp_path)
+    assert served.returncode == here.returncode == 0
+    assert json.loads(served.stdout) == json.loads(here.stdout)
+    assert json.loads(served.stdout)["overall"]["total"] == 3
+    assert _served_requests() == before + 1  # one connection carried every case

@@ -20,7 +20,7 @@ def draw_dag(*, output: Path | None, config: Path | None, execution: str | None 
     fmt = output.suffix.lower().lstrip(".") if output is not None else "dot"
     check_format(fmt)
     settings = settings_from(config)
-    source = dag_source(settings["backend"]) if execution is None else _execution(settings, execution)
+    source = dag_source(settings["backend"]) if execution is None else _execution(settings, execution, config)
     if output is None:
         sys.stdout.write(source)
         return 0
@@ -33,13 +33,20 @@ def draw_dag(*, output: Path | None, config: Path | None, execution: str | None 
     return 0
 
 
-def _execution(settings: Settings, request: str) -> str:
-    """The DOT source of the path one request takes through the DAG."""
+def _execution(settings: Settings, request: str, config: Path | None = None) -> str:
+    """The DOT source of the path one request takes through the DAG (in the caro service when it can)."""
+    import os
+
+    from pipeline.cli.remote import ask_once
     from pipeline.dag import execution_source, trace
     from pipeline.service import Caro, RequestOptions
 
     # `-` reads the request from stdin, like `caro run` does when it is piped.
     text = read_text(None) if request == "-" else read_text(None, request)
+    if settings["serve.enabled"]:
+        traced = ask_once("trace", text, {"config": os.path.abspath(config) if config is not None else None})
+        if traced is not None:
+            return str(traced["dot"])
     caro = Caro.from_settings(settings)
     options = RequestOptions(safety=settings.safety, shell=settings.shell, userland=settings.userland)
     # The request runs through the pipeline only: its command is never run, no telemetry is

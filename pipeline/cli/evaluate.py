@@ -25,6 +25,7 @@ def run_eval(
     """Evaluate the suites; the exit code is 0 (the report is the result, whatever the rate)."""
     from pipeline.evaluation import ExecutionJudge, bare_model, evaluate, load_builder, load_suite, sample
     from pipeline.evaluation.judges import FixtureBuilderError
+    from pipeline.cli.remote import pipeline_for
     from pipeline.service import Caro
 
     settings = settings_from(config, output=output)
@@ -46,7 +47,8 @@ def run_eval(
             builder = load_builder(fixtures)
         except (OSError, FixtureBuilderError) as exc:
             raise CaroError(f"cannot load the fixture builder {fixtures.name}: {exc}", code="fixtures_unreadable") from None
-    caro = Caro.from_settings(settings)
+    # The pipeline's requests go to the caro service when the console script can use it (warm model).
+    caro = Caro.from_settings(settings) if mode == "model" else pipeline_for(settings, config)
     with ExecutionJudge(builder) as execution:
         if mode == "model":
             chain = caro.chain()

@@ -86,3 +86,84 @@ def _data_after_run(reply: dict[str, Any], script: dict[str, Any], code: int) ->
     from pipeline.settings import OutputFormat
 
     return [(1, data_text({**reply["result"], "executed": True, "exit_code": code}, OutputFormat(script["data"])))]
+
+
+def ask_once(op: str, text: str, flags: dict[str, Any]) -> dict[str, Any] | None:
+    """The service's reply to one `op` for `text` (`caro dag --execution`); None when it cannot be used."""
+    from pipeline.cli.main import uses_service
+
+    if not uses_service():
+        return None
+    try:
+        message = _message(op, text, flags)
+        service = Service.connect()
+        try:
+            return service.ask(message)
+        finally:
+            service.close()
+    except Unavailable:
+        return None
+
+
+class ServicePipeline:
+    """The service's pipeline, called like a `Caro` (`handle`, `check`) over one connection (`caro eval`).
+
+    Should the service go away, the rest of the requests are answered by a pipeline loaded here.
+    """
+
+    def __init__(self, flags: dict[str, Any], fallback: Any) -> None:
+        self.flags = flags
+        self._fallback = fallback  # () -> Caro, made only if needed
+        self._local: Any = None
+        self._service: Service | None = Service.connect()
+        self._first = True
+
+    def handle(self, request: str, options: Any = None) -> Any:
+        return self._answer(request, "request", options)
+
+    def check(self, command: str, options: Any = None) -> Any:
+        return self._answer(command, "command", options)
+
+    def _answer(self, text: str, kind: str, options: Any) -> Any:
+        if self._service is not None:
+            from pipeline.serve.wire import result_from_wire
+
+            wanted = {} if options is None else {
+                "safety": options.safety.value, "shell": options.shell.value if options.shell else None,
+                "userland": options.userland.value if options.userland else None,
+                "cwd": options.working_directory, "home": options.home_directory,
+            }
+            message = {"op": "handle", "text": text, "kind": kind, "options": wanted}
+            if self._first:
+                message = {**_message("handle", text, self.flags), **message}
+            try:
+                reply = self._service.ask(message, first=self._first)
+                self._first = False
+                return result_from_wire(reply["result"])  # type: ignore[arg-type]
+            except Unavailable:
+                self._service.close()
+                self._service = None
+        if self._local is None:
+            self._local = self._fallback()
+        from pipeline.service import RequestOptions
+        from pipeline.values import TextKind
+
+        return self._local.run(text, TextKind(kind), options or RequestOptions()).result
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.close()
+
+
+def pipeline_for(settings: Any, config: Any) -> Any:
+    """The service's pipeline when the console script may use it, else one loaded here (a `Caro`)."""
+    from pipeline.cli.main import uses_service
+    from pipeline.service import Caro
+
+    if uses_service() and settings["serve.enabled"]:
+        flags = {"config": os.path.abspath(config) if config is not None else None}
+        try:
+            return ServicePipeline(flags, lambda: Caro.from_settings(settings))
+        except Unavailable:
+            pass
+    return Caro.from_settings(settings)

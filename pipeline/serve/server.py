@@ -239,8 +239,9 @@ class Server:
                 conversation.send({"refused": "version" if not same_version(message) else "stale", "pid": os.getpid()})
                 self.retire()
                 return
-            with self._lock:
-                self.requests += 1
+            if message.get("op") != "status":
+                with self._lock:
+                    self.requests += 1
             from pipeline.serve.handlers import dispatch
 
             dispatch(message, conversation, self)
