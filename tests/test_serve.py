@@ -279,3 +279,57 @@ def test_a_client_that_says_nothing_is_dropped_and_a_bad_message_is_not_answered
         raw.settimeout(10)
         assert raw.recv(100) == b""  # closed without a word
     assert caro("check", "ls").returncode == 0  # and the service still serves
+
+
+def _sessions() -> list[tuple[str, int, int]]:
+    """(session id, executed, events) of each stored session_end, after waiting for pending writes."""
+    import sqlite3
+
+    from pipeline.paths import state_paths
+    from pipeline.telemetry import pending
+
+    database = state_paths().database
+    assert pending.wait_for_writes(database)
+    with sqlite3.connect(database) as db:
+        ends = db.execute("SELECT session_id, executed FROM events WHERE event_type = 'session_end' ORDER BY id").fetchall()
+        return [(sid, executed, db.execute("SELECT COUNT(*) FROM events WHERE session_id = ?", (sid,)).fetchone()[0])
+                for sid, executed in ends]
+
+
+def test_the_service_stores_each_invocations_telemetry_with_what_the_client_did(tmp_path: Path) -> None:
+    inline = {"CARO_TELEMETRY_ENABLED": "1", "CARO_TELEMETRY_FLUSH": "inline"}
+    assert caro("-x", "ls", env=inline, cwd=tmp_path).returncode == 0
+    assert caro("--dry-run", "ls", env=inline, cwd=tmp_path).returncode == 0
+    assert service_pid() is not None
+    sessions = _sessions()
+    assert [executed for _, executed, _ in sessions] == [1, 0]  # the client told the service
+    assert len({sid for sid, _, _ in sessions}) == 2 and all(count == 4 for _, _, count in sessions)
+    # In the background (the default), a reader that starts once caro has exited still sees it.
+    assert caro("ls", env={"CARO_TELEMETRY_ENABLED": "1"}, cwd=tmp_path).returncode == 0
+    assert len(_sessions()) == 3
+
+
+def test_telemetry_debug_rows_come_back_to_the_client_and_nothing_is_stored(tmp_path: Path) -> None:
+    debug = {"CARO_TELEMETRY_DEBUG": "1"}
+    served = caro("--dry-run", "ls", env=debug, cwd=tmp_path)
+    here = caro("--dry-run", "ls", env={**debug, "CARO_SERVE_ENABLED": "0"}, cwd=tmp_path)
+    assert service_pid() is not None and served.stdout == here.stdout == "ls\n"
+
+    def kinds(stderr: str) -> list[str]:
+        return [json.loads(line)["event_type"] for line in stderr.splitlines() if line.startswith("{")]
+
+    assert kinds(served.stderr) == kinds(here.stderr)
+    assert sorted(kinds(here.stderr)) == ["command_generation", "safety_validation", "session_end", "session_start"]
+    assert [ln for ln in served.stderr.splitlines() if not ln.startswith("{")] == [ln for ln in here.stderr.splitlines() if not ln.startswith("{")]
+    from pipeline.paths import state_paths
+
+    assert not state_paths().database.exists()
+
+
+def test_the_privacy_check_of_a_served_request_sees_the_clients_surroundings() -> None:
+    from pipeline.serve.handlers import Ask, _sensitive_context
+
+    ask = Ask({"text": "list files", "env": {"MY_TOKEN": "zq-unique-4711"}, "cwd": "/srv/client-folder", "home": "/home/client"})
+    context = _sensitive_context(ask, "ls")
+    assert "zq-unique-4711" in context.env_values and context.cwd == "/srv/client-folder" and context.home == "/home/client"
+    assert "zq-unique-4711" not in os.environ.values()
