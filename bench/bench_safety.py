@@ -1,7 +1,10 @@
-"""Benchmark of the safety validator: `assess` on 10,000 typical commands and one 100 KB attack.
+"""Benchmark of the safety validator: typical commands, with and without asking bash, and 100 KB attacks.
 
-Prints the median and p99 microseconds per command for `assess`, and for `parse_script` alone
-(the baseline measured in the same run), so the cost of rule evaluation over parsing shows.
+Prints, per typical command (10,000 drawn from templates), the median and p99 microseconds of
+`parse_script` alone (the floor: tree-sitter and the walk), of `assess` without the bash
+oracle, and of `assess` with it (bash is asked only about text that is not plain, and only when
+the verdict is not already blocked). The cost of one bash call is printed beside them. Then
+each 100 KB adversarial input (8,000 function definitions among them) with its time.
 Run: python bench/bench_safety.py
 """
 
@@ -14,6 +17,7 @@ from collections.abc import Callable
 
 from pipeline.safety import RuleSet, assess, default_rules_path
 from pipeline.shell import parse_script
+from pipeline.shell.oracle import available, bash_reading
 from pipeline.values import SafetyLevel, Shell
 
 TEMPLATES = [
@@ -45,18 +49,30 @@ def commands(count: int, seed: int = 7) -> list[str]:
     ]
 
 
-def adversarial() -> str:
-    """About 100 KB of nested `$(`, thousands of `;` and `|`, long quoted strings and many flags."""
+def adversarial() -> dict[str, str]:
+    """About 100 KB each: deep nesting, thousands of commands, functions, pipes, words, heredocs."""
     depth = 3000
-    parts = [
-        "echo " + "$(" * depth + "rm -rf /" + ")" * depth,
-        "ls -la; " * 4000,
-        "cat x | " * 4000 + "wc -l",
-        "echo '" + "a" * 20000 + "'",
-        "rm " + " -f" * 6000 + " x",
-        'eval "' + "sh -c \\\"" * 4 + "id" + '\\"' * 4 + '"',
-    ]
-    return " ; ".join(parts)[:102_400]
+    mixed = " ; ".join(
+        [
+            "echo " + "$(" * depth + "rm -rf /" + ")" * depth,
+            "ls -la; " * 4000,
+            "cat x | " * 4000 + "wc -l",
+            "echo '" + "a" * 20000 + "'",
+            "rm " + " -f" * 6000 + " x",
+            'eval "' + "sh -c \\\"" * 4 + "id" + '\\"' * 4 + '"',
+        ]
+    )[:102_400]
+    return {
+        "mixed (nesting, lists, pipes, flags)": mixed,
+        "8,000 function definitions": "".join(f"f{i}() {{ :; }}\n" for i in range(8000)),
+        "8,000 functions calling each other": "".join(f"f{i}() {{ f{i - 1} | cat; }}\n" for i in range(1, 8000))[:102_400],
+        "14,000 distinct commands": "".join(f"ls a{i}; " for i in range(14000))[:102_400],
+        "pipeline of 12,000 stages": "cat x | " * 12_000 + "wc",
+        "heredoc of 100 KB": "cat <<'EOF'\n" + "rm -rf / line\n" * 7200 + "EOF\n",
+        "sh -c of 100 KB": "sh -c '" + "ls; " * 25_000 + "'",
+        "20,000 cd in a row": "cd a; " * 17_000 + "rm -rf *",
+        "5,000 find -exec": "find . " + "-exec echo {} \\; " * 5000,
+    }
 
 
 def timed(fn: Callable[[str], object], items: list[str]) -> list[float]:
@@ -71,33 +87,36 @@ def timed(fn: Callable[[str], object], items: list[str]) -> list[float]:
 def summary(samples: list[float]) -> str:
     ordered = sorted(samples)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
-    return f"median {statistics.median(ordered):8.1f} us   p99 {p99:8.1f} us"
+    return f"median {statistics.median(ordered):8.1f} us   p99 {p99:9.1f} us"
 
 
 def main() -> None:
     rules = RuleSet.load([default_rules_path()])
     items = commands(10_000)
 
-    def judge(command: str) -> object:
-        return assess(command, shell=Shell.BASH, level=SafetyLevel.MODERATE, rules=rules, cwd="/home/u/project", home="/home/u")
+    def judge(command: str, oracle: bool = True) -> object:
+        return assess(command, shell=Shell.BASH, level=SafetyLevel.MODERATE, rules=rules, cwd="/home/u/project", home="/home/u", oracle=oracle)
 
     for command in items[:200]:  # warm caches and the grammar
-        judge(command)
+        judge(command, oracle=False)
     parse_times = timed(parse_script, items)
-    assess_times = timed(judge, items)
-    print(f"commands:            {len(items)}")
-    print(f"parse_script only:   {summary(parse_times)}")
-    print(f"assess (full):       {summary(assess_times)}")
-    ratio = statistics.median(assess_times) / statistics.median(parse_times)
-    print(f"assess / parse:      {ratio:.2f}x (median)")
-    attack = adversarial()
-    start = time.perf_counter()
-    parse_script(attack)
-    parse_ms = (time.perf_counter() - start) * 1e3
-    start = time.perf_counter()
-    verdict = judge(attack)
-    assess_ms = (time.perf_counter() - start) * 1e3
-    print(f"adversarial {len(attack) // 1024} KB:   parse {parse_ms:.1f} ms, assess {assess_ms:.1f} ms -> {verdict.risk.label}, {verdict.action.value}")
+    plain_times = timed(lambda c: judge(c, oracle=False), items)
+    oracle_times = timed(judge, items)
+    print(f"commands:              {len(items)}")
+    print(f"parse_script (floor):  {summary(parse_times)}")
+    print(f"assess, no oracle:     {summary(plain_times)}")
+    if available():
+        print(f"assess, bash oracle:   {summary(oracle_times)}")
+        calls = timed(lambda c: bash_reading(c + " # " + str(time.perf_counter_ns())), ["ls -la $(pwd)"] * 50)
+        print(f"one bash oracle call:  median {statistics.median(calls):8.1f} us (uncached)")
+    else:
+        print("assess, bash oracle:   bash is not available here; the oracle was not used")
+    print(f"assess / parse:        {statistics.median(plain_times) / statistics.median(parse_times):.2f}x (median, no oracle)")
+    for name, attack in adversarial().items():
+        start = time.perf_counter()
+        verdict = assess(attack, shell=Shell.BASH, level=SafetyLevel.MODERATE, rules=rules, cwd="/home/u/project", home="/home/u")
+        assess_ms = (time.perf_counter() - start) * 1e3
+        print(f"{name:38} {len(attack) // 1024:4d} KB  assess {assess_ms:7.1f} ms -> {verdict.risk.label}, {verdict.action.value}")
 
 
 if __name__ == "__main__":

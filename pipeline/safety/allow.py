@@ -21,14 +21,14 @@ from pipeline.shell.words import CMDSUB_MARK, DYNAMIC, PROCSUB_MARK, is_dynamic
 FORBIDDEN_WRITES = frozenset(
     {
         Target.ROOT, Target.HOME, Target.SYSTEM_DIR, Target.SYSTEM_PATH, Target.ESSENTIAL, Target.SUDOERS, Target.DEVICE,
-        Target.NET_DEVICE, Target.WORKDIR, Target.DYNAMIC, Target.DYNAMIC_ROOT, Target.SECRET, Target.REMOTE, Target.URL,
+        Target.NET_DEVICE, Target.DYNAMIC, Target.DYNAMIC_ROOT, Target.SECRET, Target.REMOTE, Target.URL,
         Target.STARTUP, Target.ACCESS, Target.HISTORY,
     }
 )
 DEFAULT_WRITE_TARGETS = frozenset({Target.LOCAL, Target.TMP})
 REDIRECT_TARGETS = frozenset({Target.LOCAL, Target.TMP, Target.PSEUDO_DEVICE})
 _ENTRY_KEYS = frozenset({"why", "flags", "deny_flags", "operands", "operands_all", "operands_none", "writes", "write_targets", "dynamic", "code"})
-_SHOWABLE = re.compile(r"[A-Za-z0-9._+:@%=-]{1,40}")
+_SHOWABLE = re.compile(r"[A-Za-z0-9._+:@%=-]{1,40}(?: [A-Za-z0-9._+:@%=-]{1,40}){0,2}")
 _VARIABLE = re.compile(f"{DYNAMIC}\\$([A-Za-z_][A-Za-z0-9_]{{0,31}}){DYNAMIC}")
 CODE_KINDS = frozenset({"python", "perl", "ruby", "node", "php", "lua", "awk", "sed", "jq"})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pipeline.safety.allow import FORBIDDEN_WRITES, REDIRECT_TARGETS, AllowEntry, AllowList, shown
+from pipeline.safety.allow import DEFAULT_WRITE_TARGETS, FORBIDDEN_WRITES, REDIRECT_TARGETS, AllowEntry, AllowList, shown
 from pipeline.safety.rules import Subject
 from pipeline.safety.targets import Target
 from pipeline.shell.unwrap import INTERPRETERS, SHELLS, interpreter
@@ -24,8 +24,9 @@ STANDARD_BINS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/"
 SENSITIVE = re.compile(
     r"(LD_\w+|DYLD_\w+|PATH|BASH_ENV|ENV|PROMPT_COMMAND|IFS|PS4|SHELLOPTS|BASHOPTS|GLOBIGNORE|GIT_\w+|EDITOR|VISUAL|PAGER|"
     r"MANPAGER|LESSOPEN|LESSCLOSE|PYTHON\w+|NODE_OPTIONS|NODE_PATH|PERL5\w+|PERLLIB|RUBYOPT|RUBYLIB|HIST\w+|BROWSER|"
-    r"\w*ASKPASS|TERMINFO|LC_ALL|HOSTALIASES|RESOLV_\w+|SSL_\w+|\w+_proxy|\w+_PROXY)"
+    r"\w*ASKPASS|HOSTALIASES|RESOLV_\w+|SSL_\w+|\w+_proxy|\w+_PROXY)"
 )
+NETWORK_SENDERS = frozenset({"ssh", "nc", "ncat", "netcat", "socat", "telnet", "scp", "sftp", "mail", "mailx", "sendmail", "curl", "wget"})
 DECLARERS = frozenset({"export", "declare", "typeset", "local", "readonly", "env"})
 SAFE_MODULES = frozenset({"json.tool", "calendar", "this", "uuid", "platform", "sysconfig", "timeit", "tabnanny", "py_compile", "tokenize", "pydoc", "site", "zipfile", "tarfile", "gzip", "base64", "quopri", "filecmp", "unicodedata", "webbrowser"})
 
@@ -65,7 +66,10 @@ def understood(subject: Subject, allow: AllowList, *, functions: Iterable[str] =
     if inv.script_input:
         return "It runs code from its input or from text built when it runs, which caro cannot see"
     if inv.module is not None and inv.module not in SAFE_MODULES:
-        return f"It runs the Python module {shown(inv.module)}, which caro does not know"
+        if inv.module != "venv" or not all(write_ok(subject, w, DEFAULT_WRITE_TARGETS) for w in options.operands[1:]):
+            return f"It runs the Python module {shown(inv.module)}, which caro does not know"
+    if name in NETWORK_SENDERS and subject.fed_by:
+        return "It sends what the commands before it print to another machine"
     return None
 
 
@@ -95,7 +99,16 @@ def _words(entry: AllowEntry, subject: Subject, operands: tuple[str, ...]) -> st
     return None
 
 
+_RESTRICTIVE = re.compile(r"0?[0-7]00|[ugoa]*-[rwxXst]+(?:,[ugoa]*-[rwxXst]+)*|go=|og=|u=r?w?x?")
+
+
 def _writes(entry: AllowEntry, subject: Subject) -> str | None:
+    operands = subject.options.operands
+    if entry.name == "chmod" and operands and _RESTRICTIVE.fullmatch(operands[0]):
+        # Taking permissions away exposes nothing: `chmod 600 ~/.ssh/id_rsa` is what ssh asks for.
+        allowed = entry.write_targets | {Target.SECRET, Target.ACCESS, Target.ABSOLUTE}
+        if all(not subject.classes([w]) & (FORBIDDEN_WRITES - {Target.SECRET, Target.ACCESS}) for w in operands[1:]):
+            return None if all(subject.classes([w]) & allowed for w in operands[1:]) else _outside(entry)
     for source in entry.writes:
         source, _, condition = source.partition("@")
         if condition and condition not in subject.options.flags:
@@ -105,8 +118,12 @@ def _writes(entry: AllowEntry, subject: Subject) -> str | None:
             continue
         for word in words:
             if not write_ok(subject, word, entry.write_targets):
-                return f"{shown(entry.name)} writes outside the working directory and /tmp here; caro asks before that"
+                return _outside(entry)
     return None
+
+
+def _outside(entry: AllowEntry) -> str:
+    return f"{shown(entry.name)} writes outside the working directory and /tmp here; caro asks before that"
 
 
 def write_ok(subject: Subject, word: str, allowed: frozenset[Target]) -> bool:

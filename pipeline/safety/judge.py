@@ -35,6 +35,7 @@ _FALLBACK = {
     "hidden_characters": (Category.OBFUSCATION, Risk.MODERATE, "The command holds control or invisible characters (shown escaped)"),
 }
 _CODE_FLAGS = {"awk": ("-f", "--file"), "sed": ("-f", "--file")}
+Planned = tuple[Invocation, tuple[str | None, ...], tuple[str, ...], Options]  # what runs, where, with which assignments
 
 
 @dataclass
@@ -49,6 +50,9 @@ class Judge:
     findings: dict[str, Finding] = field(default_factory=dict)
     texts: list[tuple[str, int]] = field(default_factory=list)  # scripts judged, to cross-check with bash
     scripts: dict[str, Script] = field(default_factory=dict)
+    seen: set[tuple[object, ...]] = field(default_factory=set)  # commands already judged in this line
+    unwrapped: dict[tuple[object, ...], tuple[Invocation, Options]] = field(default_factory=dict)  # argv -> what runs
+    fed_texts: list[tuple[str, int, tuple[str | None, ...]]] = field(default_factory=list)  # `echo TEXT | sh`
 
     def result(self) -> tuple[Finding, ...]:
         # Worst first; at equal risk, what caro does not understand explains the confirmation.
@@ -93,12 +97,15 @@ class Judge:
         scope = Scope(cwds=list(cwds) if cwds else [self.cwd], home=self.home)
         plan = self._plan(script, scope, depth)
         self._judge_all(script, plan, depth, cross_checked)
+        while self.fed_texts:
+            text, at, cwds = self.fed_texts.pop()
+            self.script(text, at + 1, cwds, cross_checked=cross_checked)
         self._arithmetic(script, scope, depth)
         self._shapes(script, plan)
 
-    def _plan(self, script: Script, scope: Scope, depth: int) -> list[tuple[Invocation, tuple[str | None, ...], tuple[str, ...]]]:
+    def _plan(self, script: Script, scope: Scope, depth: int) -> list[Planned]:
         """Pass one, in source order: what each command runs, where, and with which assignments."""
-        plan: list[tuple[Invocation, tuple[str | None, ...], tuple[str, ...]]] = []
+        plan: list[Planned] = []
         assignments = script.assignments
         next_assignment = 0
         last_stage: dict[int, Invocation] = {}
@@ -108,17 +115,28 @@ class Judge:
                 next_assignment += 1
             argv = scope.resolve(cmd.argv)
             feeder = last_stage.get(cmd.pipeline) if cmd.pipeline is not None and cmd.stage > 0 else None
-            inv = unwrap(argv, xargs_input=_xargs_input(feeder, scope), wrappers=self.rules.wrappers)
+            xargs_input = _xargs_input(feeder, scope)
+            known = self.unwrapped.get((argv, xargs_input))
+            if known is None:
+                inv = unwrap(argv, xargs_input=xargs_input, wrappers=self.rules.wrappers)
+                known = (inv, self.options(inv))
+                if len(self.unwrapped) < 4096:
+                    self.unwrapped[(argv, xargs_input)] = known
+            inv, options = known
             if feeder is not None and feeder.name == "find" and FOUND_MARK in inv.argv:
                 inv = self._found(inv, feeder, tuple(scope.cwds))
+                options = self.options(inv)
+            if feeder is not None and feeder.name in ("echo", "printf") and inv.script_input and interpreter(inv.name) in (*SHELLS, "at", "batch"):
+                text = " ".join(w for w in feeder.argv[1:] if not w.startswith("-"))
+                if text and not is_dynamic(text):
+                    self.fed_texts.append((text.replace("\\n", "\n"), depth, tuple(scope.cwds)))
             if cmd.pipeline is not None:
                 last_stage[cmd.pipeline] = inv
-            options = self.options(inv)
             outs = tuple(scope.resolve(_outs(cmd.redirects)))
             if scope.downloaded(inv.script_file) or scope.downloaded(inv.program):
                 self.shape("download_run")
             scope.note_download(inv, options, outs)
-            plan.append((inv, tuple(scope.cwds), scope.resolve(cmd.assignments)))
+            plan.append((inv, tuple(scope.cwds), scope.resolve(cmd.assignments), options))
             scope.change_directory(inv)
         for assignment in assignments[next_assignment:]:
             scope.assign(assignment)
@@ -142,19 +160,19 @@ class Judge:
 
     # ------------------------------------------------------------------ judging
 
-    def _judge_all(self, script: Script, plan: list[tuple[Invocation, tuple[str | None, ...], tuple[str, ...]]], depth: int, cross_checked: bool) -> None:
+    def _judge_all(self, script: Script, plan: list[Planned], depth: int, cross_checked: bool) -> None:
         """Pass two: each command against the rules and the allow-list, then what it runs."""
         feeds = _feeds(script, [p[0] for p in plan], self)
         pipelines: dict[int, set[str]] = {}
-        for cmd, (inv, _, _) in zip(script.commands, plan):
+        for cmd, (inv, _, _, _) in zip(script.commands, plan):
             if cmd.pipeline is not None:
                 pipelines.setdefault(cmd.pipeline, set()).add(inv.name)
         functions = frozenset(f.name for f in script.functions)
         readers: set[str] = set()
-        for cmd, (inv, cwds, assigned), (names, classes) in zip(script.commands, plan, feeds):
+        for cmd, (inv, cwds, assigned, options), (names, classes) in zip(script.commands, plan, feeds):
             subject = Subject(
                 invocation=inv,
-                options=self.options(inv),
+                options=options,
                 redirect_out=_outs(cmd.redirects),
                 redirect_in=_ins(cmd.redirects),
                 fed_by=names,
@@ -202,6 +220,11 @@ class Judge:
     def command(self, subject: Subject, depth: int, functions: frozenset[str] = frozenset()) -> None:
         """One command: rules, what it runs in turn, and whether caro understands all of it."""
         inv = subject.invocation
+        # A command judged once in this line adds nothing the second time: findings are a set.
+        key = (inv, subject.redirect_out, subject.redirect_in, subject.fed_by, subject.fed_classes, subject.cwds, subject.pipeline_names, subject.assignments, functions, depth)
+        if key in self.seen:
+            return
+        self.seen.add(key)
         if inv.too_deep:
             self.shape("too_deep")
         self.subject(subject)
@@ -217,7 +240,7 @@ class Judge:
                 self._wrapper_shapes(inv, depth, subject.cwds)
 
     def subject(self, subject: Subject) -> None:
-        matched = [r for r in self.rules.for_utility(subject.invocation.name) if r.matches(subject)]
+        matched = [r for r in self.rules.candidates(subject) if r.matches(subject)]
         if any(r.allow for r in matched):
             return  # an allow rule exempts this one command from every other rule
         for rule in matched:
@@ -231,6 +254,7 @@ class Judge:
                 self.unknown("It runs shell text that is only known when it runs, so caro cannot see it")
             self.script(strip_markers(text), depth + 1, subject.cwds)
         if inv.name == "find":
+            words = found_words(inv.argv) if inv.spawned else ()
             for argv in inv.spawned:
                 if depth + 1 > self.max_depth:
                     self.shape("too_deep")
@@ -240,7 +264,6 @@ class Judge:
                     self._find_delete(inv, subject.cwds)
                     child = Invocation(argv=tuple("./found" if w == FOUND_MARK else w for w in child.argv), wrappers=child.wrappers, privileged=child.privileged)
                 else:
-                    words = found_words(inv.argv)
                     spliced = [w for a in argv for w in (words if a == FOUND_MARK else [a.replace(FOUND_MARK, words[0])])]
                     child = unwrap(spliced, wrappers=self.rules.wrappers)
                 self.command(Subject(child, self.options(child), cwd=self.cwd, home=self.home, cwds=subject.cwds), depth + 1)
@@ -317,7 +340,7 @@ class Judge:
                 else:
                     self.unknown(f"Bash evaluates `${name}` as arithmetic here, and caro cannot tell what it evaluates to")
 
-    def _shapes(self, script: Script, plan: list[tuple[Invocation, tuple[str | None, ...], tuple[str, ...]]]) -> None:
+    def _shapes(self, script: Script, plan: list[Planned]) -> None:
         for function in script.functions:
             calls = [script.commands[j] for j in function.body if utility_name(plan[j][0].name) == function.name.lower()]
             if len(calls) >= 2 or any(c.background or c.pipeline is not None for c in calls):
@@ -334,8 +357,9 @@ def _xargs_input(feeder: Invocation | None, scope: Scope) -> tuple[str, ...]:
         words = tuple(w for w in feeder.argv[1:] if not w.startswith("-"))
         return words if words and not any(is_dynamic(w) for w in words) else (INPUT_MARK,)
     if feeder.name == "ls":
+        # ls prints names, not paths: `xargs -I{} rm ~/{}` puts them under ~, a bare `xargs rm` under cwd.
         folders = [w for w in feeder.argv[1:] if not w.startswith("-")] or ["."]
-        return tuple(f.rstrip("/") + "/*" if f.rstrip("/") else "/*" for f in folders)
+        return ("*", *(f if f.endswith("/*") else (f.rstrip("/") + "/*" if f.rstrip("/") else "/*") for f in folders))
     if feeder.name == "find":
         return (FOUND_MARK,)
     return (INPUT_MARK,)

@@ -123,6 +123,22 @@ class Rule:
     allow: bool = False
     source: str = ""  # file name the rule came from, for error messages
 
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """What a subject must have for this rule to match at all (see RuleSet.candidates)."""
+        needs = []
+        if self.targets and set(self.target_from) <= {"redirect_out", "redirect_in"}:
+            needs.extend(n for n in ("redirect_out", "redirect_in") if self.target_from == (n,))
+        if self.script_input:
+            needs.append("script_input")
+        if self.privileged:
+            needs.append("privileged")
+        if self.assignments_any:
+            needs.append("assignments")
+        if self.fed_by or self.fed_targets:
+            needs.append("fed")
+        return tuple(needs)
+
     def matches(self, s: Subject) -> bool:
         """Whether every condition the rule states holds for the subject."""
         inv, opts = s.invocation, s.options
@@ -200,6 +216,8 @@ class RuleSet:
         object.__setattr__(self, "_by_name", {k: tuple(v) for k, v in by_name.items()})
         object.__setattr__(self, "_prefixed", tuple(prefixed))
         object.__setattr__(self, "_generic", tuple(generic))
+        object.__setattr__(self, "_named", {})
+        object.__setattr__(self, "_generic_needs", tuple((r, frozenset(r.needs)) for r in generic))
         object.__setattr__(self, "_shapes", {k: tuple(v) for k, v in shapes.items()})
 
     def for_utility(self, name: str) -> tuple[Rule, ...]:
@@ -207,6 +225,27 @@ class RuleSet:
         own: tuple[Rule, ...] = self._by_name.get(name, ())  # type: ignore[attr-defined]
         extra = tuple(r for p, r in self._prefixed if name.startswith(p))  # type: ignore[attr-defined]
         return own + extra + self._generic  # type: ignore[attr-defined]
+
+    def candidates(self, subject: Subject) -> list[Rule]:
+        """The rules worth matching against a subject: its utility's, and the generic ones whose
+        preconditions it has (a redirect, input it runs, sudo, assignments). Matching all of them
+        is the same verdict; skipping the rest keeps thousands of commands fast."""
+        inv = subject.invocation
+        named = self._named.get(inv.name)  # type: ignore[attr-defined]
+        if named is None:
+            own: tuple[Rule, ...] = self._by_name.get(inv.name, ())  # type: ignore[attr-defined]
+            named = own + tuple(r for p, r in self._prefixed if inv.name.startswith(p))  # type: ignore[attr-defined]
+            if len(self._named) < 4096:  # type: ignore[attr-defined]
+                self._named[inv.name] = named  # type: ignore[attr-defined]
+        have = {
+            n
+            for n, present in (
+                ("redirect_out", subject.redirect_out), ("redirect_in", subject.redirect_in), ("script_input", inv.script_input),
+                ("privileged", inv.privileged), ("assignments", subject.assignments), ("fed", subject.fed_by),
+            )
+            if present
+        }
+        return [*named, *(r for r, needs in self._generic_needs if needs <= have)]  # type: ignore[attr-defined]
 
     def for_utility_only(self, name: str) -> tuple[Rule, ...]:
         """The rules written for this utility by name (not the generic ones)."""

@@ -34,10 +34,20 @@ class Scope:
     values: dict[str, str] = field(default_factory=dict)  # last static value of each variable
     history: dict[str, list[str]] = field(default_factory=dict)  # every value assigned, static or not
     downloads: set[str] = field(default_factory=set)  # names of files written by downloaders
+    choices: dict[str, list[str]] = field(default_factory=dict)  # the values a loop variable takes in turn
 
     def assign(self, assignment: Assignment) -> None:
         value = assignment.value
         self.history.setdefault(assignment.name, []).append(value)
+        if assignment.choice:
+            if is_dynamic(value):
+                self.choices.pop(assignment.name, None)
+                self.values.pop(assignment.name, None)
+                return
+            self.values.pop(assignment.name, None)
+            self.choices.setdefault(assignment.name, []).append(value)
+            return
+        self.choices.pop(assignment.name, None)
         if is_dynamic(value):
             self.values.pop(assignment.name, None)
         else:
@@ -53,6 +63,10 @@ class Scope:
                 out.append(word)
                 continue
             whole = _VARIABLE.fullmatch(word)
+            looped = [m.group(1) for m in _VARIABLE.finditer(word) if m.group(1) in self.choices]
+            if looped:  # a loop variable: every value it takes, as if each iteration were written out
+                out.extend(word.replace(f"{DYNAMIC}${looped[0]}{DYNAMIC}", choice) for choice in self.choices[looped[0]])
+                continue
             value = self._value(whole.group(1), position == 0) if whole else None
             separators = " \t\n" + self.values.get("IFS", "")
             if whole and value is not None and any(ch in value for ch in separators):

@@ -56,6 +56,7 @@ _ESSENTIAL_FILES = frozenset(
         "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/fstab",
         "/etc/hosts", "/etc/master.passwd", "/etc/ssh/sshd_config", "/etc/resolv.conf", "/etc/inittab",
         "/etc/crontab", "/etc/profile", "/etc/environment", "/etc/ld.so.preload", "/etc/pam.conf",
+        "/proc/sysrq-trigger", "/proc/sys/kernel/sysrq", "/sys/power/state",
     }
 )
 _ESSENTIAL_DIRS = ("/boot", "/etc/pam.d", "/etc/sudoers.d", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/lib", "/usr/lib", "/System")

@@ -62,6 +62,7 @@ class Assignment:
     value: str  # rendered, with markers for run-time parts
     before: int  # the number of Script.commands that come before it in the text
     scoped: bool = False  # inside a subshell, function, loop, condition or substitution
+    choice: bool = False  # one of several values the variable takes in turn (a `for` loop)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,10 @@ def unwrap(
             seen.append(name)
             continue
         spec = table.get(name)
-        if spec is None or any(w in spec.not_with for w in args[1:]):
+        if spec is None:
+            break
+        own = args[1 : len(args) - len(_after_options(args, spec))] if spec.not_with else []
+        if any(w in spec.not_with for w in own):  # `sudo -l`, `command -v rm`: its own options, not the command's
             break
         if name == "env":
             split = _value_of(args[1:], "-S", "--split-string")
@@ -220,6 +223,9 @@ def _finish(args: list[str], wrappers: list[str], privileged: bool, scripts: lis
         script_file = argv[1] if len(argv) > 1 and not script_input else None
     elif family in INTERPRETERS:
         code, script_input, script_file = _interpreter(argv, family)
+    elif name in ("at", "batch"):  # runs the shell text it reads, later
+        script_file = _value_of(argv[1:], "-f", "--file")
+        script_input = script_file is None and not any(w in ("-l", "-r", "-d", "-c", "-q") for w in argv[1:2])
     elif name == "ssh":
         remote = _ssh_command(argv)
         if remote:
@@ -307,6 +313,8 @@ def _xargs_replace(options: Sequence[str]) -> str | None:
 
 def _shell_script(argv: Sequence[str]) -> tuple[str | None, bool, str | None]:
     """For `sh [options] [-c text | file]`: the text it runs, whether it reads code from input, its file."""
+    if len(argv) > 1 and all(w in _INFO_FLAGS for w in argv[1:]):
+        return None, False, None  # `bash --version` runs no code
     i, n = 1, len(argv)
     command_mode = False
     stdin_mode = False

@@ -122,6 +122,9 @@ class Walker:
             elif kind in ("variable_assignment", "variable_assignments"):
                 self._assignments(node, ctx)
                 self._push_children(node, ctx, stack)
+            elif kind == "for_statement":
+                self._for(node, ctx)
+                self._push_children(node, ctx, stack)
             elif kind in ("declaration_command", "unset_command"):
                 self._declaration(node, ctx, stack)
             elif kind in _REDIRECTS:
@@ -314,6 +317,16 @@ class Walker:
             if value_node is not None and value_node.type == "array":
                 value = EXPR_MARK  # an array: what `$x` gives depends on how it is read
             self.assignments.append(Assignment(name, value, len(self.commands), ctx.scoped))
+
+    def _for(self, node: tree_sitter.Node, ctx: Ctx) -> None:
+        """`for f in a b; do ... "$f" ...; done`: the variable takes each value in turn."""
+        variable = node.child_by_field_name("variable")
+        if variable is None:
+            return
+        name = self.text(variable)
+        values = [w for v in node.children_by_field_name("value") for w in self._words(v)] or [EXPR_MARK]
+        for value in values[:64]:
+            self.assignments.append(Assignment(name, value, len(self.commands), True, choice=True))
 
     def _arith(self, node: tree_sitter.Node, ctx: Ctx) -> None:
         """Record the variables an arithmetic context reads: bash evaluates their values as expressions."""
