@@ -13,6 +13,7 @@ import shlex
 from pipeline.static import vocab
 from pipeline.static.slot_types import (
     HOST,
+    REV,
     SAFE_NAME,
     TEXT_TRIGGERS,
     URL,
@@ -29,13 +30,13 @@ from pipeline.static.tokens import Token, TokenKind
 def _filetype_value(exts: tuple[str, ...], shown: str) -> SlotValue:
     globs = [f"'*.{e}'" for e in exts]
     if len(exts) == 1:
-        find = f"-name {globs[0]}"
+        find, iname = f"-name {globs[0]}", f"-iname {globs[0]}"
     else:
-        find = "\\( " + " -o ".join(f"-iname {g}" for g in globs) + " \\)"
+        find = iname = "\\( " + " -o ".join(f"-iname {g}" for g in globs) + " \\)"
     include = " ".join(f"--include={g}" for g in globs)
     # shglob is for operands the shell should expand (`wc *.txt`); extensions are alphanumeric.
     shglob = " ".join(f"*.{e}" for e in exts)
-    return SlotValue(shown, forms_of(**{"": find, "include": include, "glob": " ".join(globs), "shglob": shglob}))
+    return SlotValue(shown, forms_of(**{"": find, "iname": iname, "include": include, "glob": " ".join(globs), "shglob": shglob}))
 
 
 def filetype(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | None:
@@ -87,9 +88,11 @@ def directory(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | No
     n = len(tokens)
     j = i
     prep = tokens[i].norm in vocab.DIR_PREPOSITIONS
-    if prep:
+    # "the src directory": a name between an article and a folder noun is a folder, no preposition needed.
+    article = not prep and tokens[i].norm == "the"
+    if prep or article:
         j += 1
-        if j < n and tokens[j].norm in {"the", "my", "this", "current"}:
+        if prep and j < n and tokens[j].norm in {"the", "my", "this", "current"}:
             j += 1
     if j >= n:
         return None
@@ -112,7 +115,7 @@ def directory(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | No
         and not norm[0].isdigit()  # "under 10 MB" is a size, not a directory named 10
         and SAFE_NAME.match(norm)
     )
-    if word_ok and prep and (end_noun or tokens[i].norm in {"under", "inside"}):
+    if word_ok and ((prep and (end_noun or tokens[i].norm in {"under", "inside"})) or (article and end_noun)):
         return SlotHit(i, j + 2 if end_noun else j + 1, _dir_value(tokens[j].text), rank=1)
     return None
 
@@ -188,12 +191,17 @@ def words(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | None:
     return SlotHit(i, j, SlotValue(" ".join(names), {"": " ".join(shlex.quote(x) for x in names)}), rank=0)
 
 
+def _has_ext(name: str, spec: SlotSpec) -> bool:
+    """Whether a file name suits the slot: any name, or one ending in one of its extensions."""
+    return not spec.ext or name.lower().endswith(tuple("." + e for e in spec.ext))
+
+
 def file(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | None:
     tok = tokens[i]
-    if tok.norm in spec.after and i + 1 < len(tokens) and _name_ok(tokens[i + 1]):
+    if tok.norm in spec.after and i + 1 < len(tokens) and _name_ok(tokens[i + 1]) and _has_ext(tokens[i + 1].text, spec):
         return SlotHit(i, i + 2, _quoted(tokens[i + 1].text), rank=0)
     text = tok.text
-    if tok.kind is TokenKind.PATH and SAFE_NAME.match(text) and not text.endswith("/"):
+    if tok.kind is TokenKind.PATH and SAFE_NAME.match(text) and not text.endswith("/") and _has_ext(text, spec):
         if "." in text.rsplit("/", 1)[-1] or text.startswith("/"):
             if not HOST.match(tok.norm) or "/" in text or text.rsplit(".", 1)[-1] in _COMMON_EXTS:
                 return SlotHit(i, i + 1, _quoted(text), rank=1)
@@ -201,7 +209,8 @@ def file(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | None:
 
 
 _COMMON_EXTS = frozenset(
-    "txt md log csv json yaml yml toml xml py js ts sh conf cfg ini html css sql gz tgz zip tar pdf".split()
+    "txt md log csv json yaml yml toml xml py js ts sh conf cfg ini html css sql gz tgz zip tar pdf bz2 xz 7z rar jar txz tbz tbz2"
+    " png jpg jpeg gif svg webp mp4 mp3 wav bin iso img dmg exe deb rpm whl lock env bak pem crt key".split()
 )
 
 
@@ -211,6 +220,15 @@ def host(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | None:
         return SlotHit(i, i + 1, _quoted(tok.norm), rank=0)
     if tok.norm in spec.after and i + 1 < len(tokens) and _name_ok(tokens[i + 1]):
         return SlotHit(i, i + 2, _quoted(tokens[i + 1].norm), rank=1)
+    return None
+
+
+def rev(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | None:
+    """A git revision: a commit hash or HEAD~N, written as the user wrote it."""
+    tok = tokens[i]
+    if REV.match(tok.norm) and (tok.norm.startswith("head") or any(c.isdigit() for c in tok.norm)):
+        text = "HEAD" + tok.text[4:] if tok.norm.startswith("head") else tok.text
+        return SlotHit(i, i + 1, _quoted(text), rank=0)
     return None
 
 

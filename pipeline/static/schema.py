@@ -33,6 +33,7 @@ class Domain(str, Enum):
     SYSTEM = "system"
     LOGS = "logs"
     DEVOPS = "devops"
+    PACKAGES = "packages"
 
 
 Alternative = tuple[str, ...]  # words of a phrase, or a single "{slot}" reference
@@ -74,8 +75,8 @@ def _strings(raw: object, path: Path, entry: str, key: str) -> list[str]:
 def _slot(name: str, raw: object, path: Path, entry: str) -> SlotSpec:
     if isinstance(raw, str):
         raw = {"type": raw}
-    if not isinstance(raw, dict) or not set(raw) <= {"type", "after", "before", "default"}:
-        raise _fail(path, entry, f"slot {name!r} must be a type name or a table of type/after/before/default")
+    if not isinstance(raw, dict) or not set(raw) <= {"type", "after", "before", "default", "ext"}:
+        raise _fail(path, entry, f"slot {name!r} must be a type name or a table of type/after/before/default/ext")
     try:
         kind = SlotType(raw.get("type"))
     except ValueError:
@@ -92,7 +93,12 @@ def _slot(name: str, raw: object, path: Path, entry: str) -> SlotSpec:
             raise _fail(path, entry, f"slot {name!r}: default must be a plain shell word")
     after = tuple(_strings(raw.get("after", []), path, entry, "after"))
     before = tuple(_strings(raw.get("before", []), path, entry, "before"))
-    return SlotSpec(name, kind, after, before, default)
+    ext = tuple(e.lstrip(".") for e in _strings(raw.get("ext", []), path, entry, "ext"))
+    if ext and kind is not SlotType.FILE:
+        raise _fail(path, entry, f"slot {name!r}: only a file slot takes 'ext'")
+    if default is not None and ext and not default.lower().endswith(tuple("." + e for e in ext)):
+        raise _fail(path, entry, f"slot {name!r}: the default must have one of the slot's extensions")
+    return SlotSpec(name, kind, after, before, default, ext)
 
 
 def _require(raw: object, path: Path, entry: str, slot_names: set[str]) -> tuple[tuple[Alternative, ...], ...]:

@@ -25,6 +25,7 @@ class SlotType(str, Enum):
     FILE = "file"
     HOST = "host"
     URL = "url"
+    REV = "rev"
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,14 @@ class SlotSpec:
     after: tuple[str, ...] = ()
     before: tuple[str, ...] = ()
     default: str | None = None
+    ext: tuple[str, ...] = ()  # file slots only: the name must end in one of these extensions
 
 
 # Which forms each type offers; the table loader rejects a template naming any other form.
 FORMS: dict[SlotType, frozenset[str]] = {
     SlotType.SIZE: frozenset({"", "value"}),
     SlotType.TIME: frozenset({"", "git", "journal"}),
-    SlotType.FILETYPE: frozenset({"", "include", "glob", "shglob"}),
+    SlotType.FILETYPE: frozenset({"", "iname", "include", "glob", "shglob"}),
     SlotType.DIRECTORY: frozenset({""}),
     SlotType.COUNT: frozenset({"", "plus1"}),
     SlotType.PORT: frozenset({""}),
@@ -73,6 +75,7 @@ FORMS: dict[SlotType, frozenset[str]] = {
     SlotType.FILE: frozenset({""}),
     SlotType.HOST: frozenset({""}),
     SlotType.URL: frozenset({""}),
+    SlotType.REV: frozenset({""}),
 }
 
 # ASCII digits only: int() and float() reject superscripts that str.isdigit() accepts.
@@ -81,6 +84,8 @@ SAFE_NAME = re.compile(r"^[\w.@:/+-]+$")
 HOST = re.compile(r"^(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)$")
 URL = re.compile(r"^(?:https?|ftp)://[^\s'\"`]+$")
 PORT_TOKEN = re.compile(r"^:(\d{1,5})$", re.ASCII)
+# A commit: an abbreviated or full hash, or HEAD with ~N / ^ steps.
+REV = re.compile(r"^(?:[0-9a-f]{7,40}|head(?:[~^]\d{0,3}){0,5})$", re.ASCII)
 TEXT_TRIGGERS = ("containing", "contains", "contain", "matching", "match", "word", "string",
                   "pattern", "text", "phrase", "for")
 

@@ -31,6 +31,7 @@ _RECOGNISERS: dict[SlotType, Callable[[tuple[Token, ...], int, SlotSpec], SlotHi
     SlotType.FILE: names.file,
     SlotType.HOST: names.host,
     SlotType.URL: names.url,
+    SlotType.REV: names.rev,
 }
 
 
@@ -40,7 +41,7 @@ CLAIM_ORDER: dict[SlotType, int] = {
     t: n
     for n, t in enumerate(
         [SlotType.TEXT, SlotType.URL, SlotType.PORT, SlotType.SIZE, SlotType.TIME, SlotType.FILETYPE,
-         SlotType.COUNT, SlotType.DIRECTORY, SlotType.FILE, SlotType.HOST, SlotType.WORD, SlotType.WORDS]
+         SlotType.COUNT, SlotType.DIRECTORY, SlotType.FILE, SlotType.HOST, SlotType.REV, SlotType.WORD, SlotType.WORDS]
     )
 }
 

@@ -61,6 +61,15 @@ def _refused(tokens: tuple[Token, ...]) -> bool:
     return False
 
 
+def _extensions(tokens: tuple[Token, ...]) -> set[str]:
+    """The extensions of the file names in a request (`a.tar.gz` gives tar and gz)."""
+    found: set[str] = set()
+    for tok in tokens:
+        if tok.kind is TokenKind.PATH and "://" not in tok.norm:
+            found.update(part for part in tok.norm.rsplit("/", 1)[-1].split(".")[1:] if part.isalnum())
+    return found
+
+
 def _find_phrase(
     tokens: tuple[Token, ...], used: list[bool], phrase: tuple[str, ...], positions: dict[str, list[int]]
 ) -> int:
@@ -158,6 +167,8 @@ class StaticTable:
         for i, tok in enumerate(tokens):
             positions.setdefault(tok.norm, []).append(i)
         norms = positions.keys()
+        # A forbidden word may also come as a file's extension: `forbid = ["zip"]` sees bundle.zip.
+        visible = norms | _extensions(tokens)
         hits_cache: dict[SlotSpec, tuple[SlotHit, ...]] = {}
         best: _Fit | None = None
         best_template = ""
@@ -167,7 +178,7 @@ class StaticTable:
                 continue
             if prepared.vocabulary is not None and not norms <= prepared.vocabulary:
                 continue
-            if intent.forbid & norms or not all(g is None or not g.isdisjoint(norms) for g in prepared.groups):
+            if intent.forbid & visible or not all(g is None or not g.isdisjoint(norms) for g in prepared.groups):
                 continue
             fit = self._fit(intent, tokens, hits_cache, positions)
             if fit is not None and (best is None or fit.key > best.key):
@@ -193,6 +204,10 @@ class StaticTable:
         used = [False] * len(tokens)
         weights = [0.0] * len(tokens)
         filled: dict[str, SlotValue] = {}
+        # A slot's leading trigger word ("column" in "column 3") may also be a word the intent
+        # requires; each trigger can stand for one required word. A trailing one ("nginx
+        # process") cannot: any word before it would then pass for a name.
+        triggers: set[int] = set()
         # Slots with trigger words or explicit values claim their tokens before the words do.
         for spec in sorted(intent.slots, key=lambda s: (not s.after, CLAIM_ORDER[s.type])):
             if spec not in cache:
@@ -202,6 +217,8 @@ class StaticTable:
                     for k in range(hit.start, hit.end):
                         used[k], weights[k] = True, _W_SPECIFIC
                     filled[spec.name] = hit.value
+                    if hit.end - hit.start > 1 and tokens[hit.start].norm in spec.after:
+                        triggers.add(hit.start)
                     break
         for group in intent.require:
             satisfied = False
@@ -215,6 +232,11 @@ class StaticTable:
                 if at >= 0:
                     for k in range(at, at + len(alt)):
                         used[k], weights[k] = True, _W_SPECIFIC
+                    satisfied = True
+                    break
+                trigger = next((k for k in positions.get(alt[0], ()) if k in triggers), None) if len(alt) == 1 else None
+                if trigger is not None:
+                    triggers.discard(trigger)
                     satisfied = True
                     break
             if not satisfied:

@@ -35,8 +35,12 @@ _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "`": "`"}
 _TRAILING = ",.;:!?)]}"
 _LEADING = "([{"
 # A chunk is kept whole when it looks like a path, glob, file name, host, address or port.
-_PATHLIKE = re.compile(r"^(?:[/~*]|\.{1,2}/|\.[A-Za-z0-9]|:\d)|[/*@]|[A-Za-z0-9]\.[A-Za-z]")
-_WORDS = re.compile(r"\d+(?:\.\d+)?[A-Za-z]*|[^\W_]+(?:'[^\W_]+)?(?:\+\+|#)?|[<>]")
+# ...and IPv4 addresses (10.0.0.1), versions (v2.0, python3.11) and names like x.7z.
+_PATHLIKE = re.compile(
+    r"^(?:[/~*]|\.{1,2}/|\.[A-Za-z0-9]|:\d)|[/*@]|[A-Za-z0-9]\.[A-Za-z]|^\d+\.\d+\.\d|^[A-Za-z][A-Za-z0-9]*\.\d|[A-Za-z]\.\d+[A-Za-z]"
+)
+# snake_case names stay one word (node_modules); the group is bounded by the underscore.
+_WORDS = re.compile(r"\d+(?:\.\d+)?[A-Za-z]*|[^\W_]+(?:_[^\W_]+)*(?:'[^\W_]+)?(?:\+\+|#)?|[<>]")
 
 
 def _script(char: str) -> str:

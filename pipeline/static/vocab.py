@@ -37,7 +37,7 @@ STOPWORDS: frozenset[str] = FILLERS | frozenset(
     files file lines line directory directories folder folders dir code source here there
     last first top recent largest biggest smallest most least today yesterday week month year
     system container containers service services process processes pod pods branch user port
-    host server
+    host server called named running active total open
     """.split()
 )
 
@@ -45,6 +45,9 @@ NUMBER_WORDS: dict[str, int] = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
     "thirty": 30, "fifty": 50, "hundred": 100,
+    # Ordinals name a column, field or line ("the second column"); "first" is a count trigger.
+    "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10,
 }
 
 # Size units as find(1) spells them; find's `c` is bytes.
@@ -116,4 +119,4 @@ HOME_FOLDERS: dict[str, str] = {
     "pictures": "Pictures", "music": "Music", "videos": "Videos", "movies": "Movies",
 }
 DIR_NOUNS: frozenset[str] = frozenset({"directory", "folder", "dir", "directories", "folders"})
-DIR_PREPOSITIONS: frozenset[str] = frozenset({"in", "under", "inside", "within", "from", "at"})
+DIR_PREPOSITIONS: frozenset[str] = frozenset({"in", "under", "inside", "within", "from", "at", "of", "on"})

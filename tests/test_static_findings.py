@@ -1,0 +1,69 @@
+"""Wrong static answers users saw (issue 12 finding 14, issue 13), each pinned by a test that failed before the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.equivalence import difference
+from pipeline.static.table import StaticTable
+from pipeline.values import Platform, Shell, Userland
+
+GNU = Platform("linux", Userland.GNU, Shell.BASH)
+BSD = Platform("macos", Userland.BSD, Shell.BASH)
+
+
+@pytest.fixture(scope="module")
+def table() -> StaticTable:
+    return StaticTable.default()
+
+
+@pytest.mark.parametrize(
+    ("request_", "command"),
+    [
+        # finding 14: the word check `forbid = ["zip"]` did not see bundle.zip's extension.
+        ("list the contents of bundle.zip", "unzip -l bundle.zip"),
+        ("show what's inside backup.zip", "unzip -l backup.zip"),
+        ("unzip bundle.zip", "unzip bundle.zip"),
+        ("extract bundle.zip", "unzip bundle.zip"),
+        ("list the contents of logs.tar.bz2", "tar -tjf logs.tar.bz2"),
+        ("list the contents of data.tar.xz", "tar -tJf data.tar.xz"),
+        ("list the contents of backup.tar.gz", "tar -tzf backup.tar.gz"),
+        ("extract logs.tar.bz2", "tar -xjf logs.tar.bz2"),
+        ("decompress report.gz", "gunzip report.gz"),
+        ("show the contents of report.gz without extracting", "gzip -dc report.gz"),
+        # finding 14: "running" containers are `docker ps`, not every container.
+        ("list all running docker containers", "docker ps"),
+        ("show all running containers", "docker ps"),
+        ("list all docker containers", "docker ps -a"),
+        ("show running and stopped containers", "docker ps -a"),
+        # issue 13: answers that did another task.
+        ("stash my changes", "git stash"),
+        ("list my stashes", "git stash list"),
+        ("what is listening on port 8080", "lsof -i :8080"),
+        ("show the open files of process 1234", "lsof -p 1234"),
+        ("show memory usage of process 2345", "ps -o pid,rss,vsz,%mem,command -p 2345"),
+        ("show disk usage of each folder here", "du -sh */ | sort -rh | head -10"),
+        ("find files with spaces in their names", "find . -name '* *'"),
+        ("most common line in fruits.txt", "sort fruits.txt | uniq -c | sort -rn | head -n 1"),
+        ("list the contributors", "git shortlog -sn HEAD"),
+        ("search commit messages for fix", "git log -i --oneline --grep=fix"),
+    ],
+)
+def test_answers_that_were_wrong(table: StaticTable, request_: str, command: str | None) -> None:
+    match = table.match(request_, GNU)
+    if command is None:
+        assert match is None, match.command
+        return
+    assert match is not None, request_
+    assert difference(match.command, command) is None, match.command
+
+
+def test_forbidden_words_see_file_extensions(table: StaticTable) -> None:
+    for request_ in ("list the contents of bundle.zip", "extract bundle.zip", "list the contents of a.tar.bz2"):
+        match = table.match(request_, GNU)
+        assert match is not None and not match.command.startswith("tar -tzf") and not match.command.startswith("tar -xzf")
+
+
+def test_bsd_gets_the_same_archive_answers(table: StaticTable) -> None:
+    assert table.match("list the contents of bundle.zip", BSD).command == "unzip -l bundle.zip"
+    assert table.match("list the contents of logs.tar.bz2", BSD).command == "tar -tjf logs.tar.bz2"
