@@ -97,7 +97,7 @@ def test_evaluate_asks_the_safety_validator_before_running(judge_: ExecutionJudg
     caro = Caro(backend="none")
     case = _case("list python files", "find . -name '*.py'")
     # The bare model's answers carry `allowed` from nobody; the validator's word is what counts.
-    report = evaluate([case], lambda _r: _result("rm -rf /"), caro.check, judge_)
+    report = evaluate([case], lambda _r, _o=None: _result("rm -rf /"), caro.check, judge_)
     outcome = report.outcomes[0]
     assert outcome.execution.passed is False and "blocked" in outcome.execution.reason
     assert caro.check("rm -rf /").action is Action.BLOCKED
@@ -114,7 +114,7 @@ def test_no_verdict_without_confinement_and_equivalence_decides(monkeypatch: pyt
     monkeypatch.setattr(sandbox, "problem", lambda: reason)
     with ExecutionJudge(load_builder(BUILDER)) as execution:
         case = _case("find all python files", "find . -type f -name '*.py'")
-        report = evaluate([case], lambda _r: _result("find . -name '*.py' -type f"), None, execution)
+        report = evaluate([case], lambda _r, _o=None: _result("find . -name '*.py' -type f"), None, execution)
     outcome = report.outcomes[0]
     assert outcome.execution.passed is None and outcome.execution.reason.startswith("confinement unavailable")
     assert outcome.passed is True  # by equivalence
@@ -276,3 +276,18 @@ def test_archives_are_compared_by_their_members(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(data)
     digest = {path: what.split()[-1] for path, what in sandbox.tree_digest(tmp_path)}
     assert digest["a.tar.gz"] == digest["b.tar.gz"] != digest["c.tar.gz"]
+
+
+def test_cases_with_a_fixture_are_asked_from_inside_it(judge_: ExecutionJudge) -> None:
+    seen: list[object] = []
+
+    def answer(request: str, options: object = None) -> Result:
+        seen.append(options)
+        return _result("ls data")
+
+    case = _case("list the data folder", "ls data")
+    plain = EvalCase("p", "list containers", Rule.EQUIVALENT, ("docker ps",), category="docker")
+    evaluate([case, plain], answer, None, judge_)
+    inside, outside = seen
+    assert outside is None
+    assert (Path(inside.working_directory) / "data" / "people.csv").is_file()

@@ -8,31 +8,43 @@ from typing import Any
 from pipeline.evaluation.judges import ExecutionJudge, judge
 from pipeline.evaluation.report import Outcome, Report
 from pipeline.evaluation.suites import EvalCase
+from pipeline.service import RequestOptions
 from pipeline.values import Action, Result
 
 
 def evaluate(
     cases: Iterable[EvalCase],
-    answer: Callable[[str], Result],
-    check: Callable[[str], Result] | None = None,
+    answer: Callable[..., Result],
+    check: Callable[..., Result] | None = None,
     execution: ExecutionJudge | None = None,
 ) -> Report:
     """Run every case through `answer` and judge it by equivalence and, where it can, by execution.
 
-    Before the execution judge runs an answer, `check` (the safety validator) judges it: a
-    blocked command is never run. Without `check`, the answer's own action decides.
+    A case with a fixture is asked from inside the fixture (its working directory), as a user
+    standing in that folder would ask it. Before the execution judge runs an answer, `check`
+    (the safety validator) judges it: a blocked command is never run. Without `check`, the
+    answer's own action decides.
     """
     report = Report()
     for case in cases:
-        result = answer(case.request)
+        options = _options(case, execution)
+        result = answer(case.request) if options is None else answer(case.request, options)
         verdict = None
         if execution is not None:
             action: Action | None = result.action
             if result.command is not None and check is not None:
-                action = check(result.command).action
+                action = (check(result.command) if options is None else check(result.command, options)).action
             verdict = execution.verdict(case, result.command, action)
         report.add(Outcome(case, result.source.value, result.command, judge(case, result, check), verdict))
     return report
+
+
+def _options(case: EvalCase, execution: ExecutionJudge | None) -> RequestOptions | None:
+    """Request options that put the user in the case's fixture, or None to ask from here."""
+    if execution is None or execution.builder is None or case.fixture is None:
+        return None
+    folder = execution.template(case.fixture)
+    return None if isinstance(folder, str) else RequestOptions(working_directory=str(folder))
 
 
 BARE_SYSTEM = 'Reply with a JSON object {"cmd": "<command>"} holding one POSIX shell command for the request.'
@@ -44,7 +56,8 @@ def bare_model(chain: Any, timeout_s: float) -> Callable[[str], Result]:
     from pipeline.values import Outcome as RequestOutcome
     from pipeline.values import Source
 
-    def answer(request: str) -> Result:
+    def answer(request: str, _options: object = None) -> Result:
+        # The baseline sees the request only: no working directory, no context.
         outcome = generate_with_fallback(chain, Prompt(system=BARE_SYSTEM, user=request), timeout_s=timeout_s, retries=0)
         command = outcome.reply.command if outcome.reply else None
         return Result(
