@@ -146,18 +146,20 @@ def test_unparsable_is_not_trusted() -> None:
     assert judge("rm -rf / (").risk is Risk.CRITICAL  # what did parse is still judged
 
 
-def test_eval_depth_is_bounded_and_flagged() -> None:
-    command = "rm -rf /"
+def test_eval_depth_past_the_limit_is_the_worst_case() -> None:
+    command = "ls"
     for _ in range(MAX_DEPTH + 3):
         command = "sh -c " + shlex.quote(command)
-    verdict = judge(command)
-    assert verdict.risk >= Risk.HIGH and "unparsable" in verdict.categories
+    verdict = judge(command)  # even around a harmless core: caro cannot see that far
+    assert verdict.risk is Risk.CRITICAL and verdict.action is Action.BLOCKED and "unparsable" in verdict.categories
+    assert judge("eval " * 10 + "rm -rf /").action is Action.BLOCKED
 
 
 def test_inline_interpreter_code_is_judged() -> None:
     assert judge("python -c \"import os; os.system('rm -rf /')\"").risk is Risk.CRITICAL
-    assert judge("python3 -c 'import subprocess; subprocess.run([\"ls\"])'").risk is Risk.MODERATE
-    assert judge("python3 -c 'print(1)'").risk is Risk.SAFE
+    shells_out = judge("python3 -c 'import subprocess; subprocess.run([\"ls\"])'")
+    assert shells_out.risk is Risk.MODERATE and shells_out.action is Action.CONFIRM
+    assert judge("python3 -c 'print(1)'").action is Action.ALLOWED
 
 
 def test_findings_never_quote_the_command() -> None:

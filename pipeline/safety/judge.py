@@ -8,6 +8,7 @@ same way one level deeper.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ _FALLBACK = {
     "hidden_characters": (Category.OBFUSCATION, Risk.MODERATE, "The command holds control or invisible characters (shown escaped)"),
 }
 _CODE_FLAGS = {"awk": ("-f", "--file"), "sed": ("-f", "--file")}
+_OLD_TAR = re.compile(r"[ctxruAdzjJvfpkmhOSWlaT]+")
 Planned = tuple[Invocation, tuple[str | None, ...], tuple[str, ...], Options]  # what runs, where, with which assignments
 
 
@@ -211,6 +213,8 @@ class Judge:
         args = inv.argv[1:]
         if inv.name == "find" and inv.spawned:
             args = tuple(without_exec(inv.argv))[1:]
+        elif inv.name == "tar" and args and _OLD_TAR.fullmatch(args[0]):
+            args = ("-" + args[0], *args[1:])  # `tar czf out.tgz dir`: the first word is bundled options
         return parse_options(args, self.rules.spec(inv.name))
 
     def _subject(self, argv: tuple[str, ...]) -> Subject:

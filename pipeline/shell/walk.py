@@ -54,6 +54,18 @@ class Ctx:
 Stack = list[tuple[tree_sitter.Node, Ctx]]
 
 
+def _last_command(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The rightmost simple command of a list or pipeline, which a redirect after it belongs to."""
+    current: tree_sitter.Node | None = node
+    while current is not None and current.type in ("list", "pipeline", "redirected_statement", "negated_command"):
+        if current.type == "redirected_statement":
+            current = current.child_by_field_name("body")
+            continue
+        named = [c for c in current.children if c.is_named and c.type != "comment"]
+        current = named[-1] if named else None
+    return current if current is not None and current.type == "command" else None
+
+
 def _width(node: tree_sitter.Node) -> int:
     """How many pipeline stages a stage node stands for (several when it wraps a pipeline)."""
     width, pending = 0, [node]
@@ -84,6 +96,7 @@ class Walker:
         self.arithmetic: set[str] = set()
         self.braces = False
         self._pipelines = 0
+        self._extra: dict[tuple[int, int], list[tree_sitter.Node]] = {}  # redirects that belong to a later command
 
     def text(self, node: tree_sitter.Node) -> str:
         return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
@@ -201,6 +214,12 @@ class Walker:
         if body is not None and body.type == "command":
             self._command(body, ctx, redirect_nodes, stack)  # walks the redirects as its own words
             return
+        last = _last_command(body) if body is not None and body.type in ("list", "pipeline") else None
+        if last is not None:
+            # `a && b > f`, `a | b > f`: bash gives the redirect to b alone, tree-sitter to the whole list.
+            self._extra.setdefault((last.start_byte, last.end_byte), []).extend(redirect_nodes)
+            stack.append((body, ctx))
+            return
         for r in redirect_nodes:
             self.redirects.append(self._redirect(r, None))
         if body is not None:
@@ -249,6 +268,7 @@ class Walker:
         index = len(self.commands)
         argv: list[str] = []
         assignments: list[str] = []
+        extra = [*extra, *self._extra.pop((node.start_byte, node.end_byte), ())]
         redirect_nodes = list(extra)
         nested: list[tree_sitter.Node] = [r for r in extra if r.type != "heredoc_redirect" or not any(c.type == "pipeline" for c in r.children)]
         for child in node.children:
