@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.backends.base import BackendFailure, Prompt, cancel_on
-from pipeline.backends.llama_cpp import FairLock, LlamaCppBackend, usable_cores
+from pipeline.backends.llama_cpp import FairLock, LlamaCppBackend, threads_now, usable_cores
 from pipeline.errors import ExitCode
 from tests.serving import alive, caro, service_pid, wait_until
 from tests.tiny_model import LIST_FILES, TINY_MODEL, needs_tiny_model
@@ -131,9 +131,30 @@ def test_the_shared_prefix_is_evaluated_once_and_each_request_pays_for_its_own_t
 
 
 def test_threads_follow_the_cores_this_process_may_use() -> None:
+    import subprocess
+    import sys
+
     assert usable_cores() == len(os.sched_getaffinity(0))
-    backend = LlamaCppBackend("/nonexistent.gguf")
-    assert backend.n_threads == 0  # automatic: resolved to the affinity when it loads
+    assert 1 <= threads_now() <= usable_cores()
+    assert LlamaCppBackend("/nonexistent.gguf").n_threads == 0  # automatic: chosen for each generation
+    # A process confined to one core uses one thread, however many the machine has.
+    probe = "from pipeline.backends.llama_cpp import threads_now, usable_cores; print(usable_cores(), threads_now())"
+    done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", "1"]
+
+
+def test_busy_cores_leave_fewer_threads() -> None:
+    import subprocess
+
+    if usable_cores() < 2:
+        pytest.skip("needs two cores to see one taken")
+    hogs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(usable_cores())]
+    try:
+        time.sleep(0.5)
+        assert threads_now() == 1
+    finally:
+        for hog in hogs:
+            hog.kill()
 
 
 def _damaged_copy(tmp_path: Path) -> Path:
