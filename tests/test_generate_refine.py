@@ -8,6 +8,7 @@ the backends.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nodes import generate, refine
 from pipeline.backends.base import BackendChain, BackendFailure, Prompt, Reply
@@ -17,6 +18,7 @@ from pipeline.static.table import StaticTable
 from pipeline.values import GenerationErrorKind, Platform, Shell, Source, Userland
 
 GNU = Platform("linux", Userland.GNU, Shell.BASH)
+CWD = str(Path(__file__).resolve().parents[1])  # the repository: a real folder to run in
 
 
 @dataclass
@@ -42,8 +44,8 @@ def _run(backend: ScriptedBackend, request: str = "find python files"):
     prompt = Prompt(system="s", user=request)
     chain = BackendChain((backend,))
     first = generate.llm_generation(prompt, chain, 20.0)
-    findings = refine.candidate_findings(first, GNU, request, prompt)
-    return first, findings, refine.refined_generation(first, findings, prompt, chain, 20.0, GNU)
+    findings = refine.candidate_findings(first, GNU, request, prompt, CWD)
+    return first, findings, refine.refined_generation(first, findings, prompt, chain, 20.0, GNU, request, CWD)
 
 
 def test_refine_repairs_a_real_shellcheck_finding() -> None:
@@ -85,7 +87,8 @@ def test_no_repair_when_the_time_budget_is_spent() -> None:
     prompt = Prompt(system="s", user="find python files")
     chain = BackendChain((backend,))
     first = generate.llm_generation(prompt, chain, 0.5)
-    refined = refine.refined_generation(first, refine.candidate_findings(first, GNU, prompt.user, prompt), prompt, chain, 0.5, GNU)
+    findings = refine.candidate_findings(first, GNU, prompt.user, prompt, CWD)
+    refined = refine.refined_generation(first, findings, prompt, chain, 0.5, GNU, prompt.user, CWD)
     assert not refined.refine_ran and refined.command == "find . -name *.py" and refined.findings
     assert len(backend.prompts) == 1
 
@@ -131,9 +134,9 @@ def test_a_name_copied_from_an_example_is_a_finding_and_gets_repaired() -> None:
     prompt = Prompt(system="s", user="compress the ./project folder", examples=(("Archive a directory", '{"cmd": "tar -czf src.tar.gz src"}'),))
     chain = BackendChain((backend,))
     first = generate.llm_generation(prompt, chain, 20.0)
-    findings = refine.candidate_findings(first, GNU, prompt.user, prompt)
+    findings = refine.candidate_findings(first, GNU, prompt.user, prompt, CWD)
     assert [f.source for f in findings] == ["example"] and "src" in findings[0].message
-    refined = refine.refined_generation(first, findings, prompt, chain, 20.0, GNU)
+    refined = refine.refined_generation(first, findings, prompt, chain, 20.0, GNU, prompt.user, CWD)
     assert refined.refine_changed and refined.command == "tar -czf project.tar.gz project"
 
 

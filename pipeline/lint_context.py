@@ -1,0 +1,208 @@
+"""Checks that need the request and the working directory, not just the command.
+
+A small model invents paths (`/var/log/app-2.log` for `logs/app-2.log`, `data_directory` for
+`data`), adds installs and `sudo` nobody asked for, and, asked to repair a command, can answer
+a different question altogether (`sudo apt-get install docker-compose` for "convert all png
+images here to jpg"). These checks see that from the request, the command and the folder the
+command will run in; they read names only (a bounded walk of the working directory), never
+file contents.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+
+from pipeline.equivalence import ARG_FLAGS
+
+# Utilities whose operands are files or folders that must already exist (inputs), and those
+# that write their last operand (cp, mv, ...). Other utilities' operands are not judged: git's
+# operands are refs, docker's live in containers, curl's are URLs.
+_READERS = frozenset(
+    "cat head tail less more wc sort uniq cut paste tac nl file stat du ls cd md5sum sha1sum sha256sum shasum "
+    "base64 od xxd strings diff cmp comm join column jq yq zcat gzcat bzcat xzcat gunzip bunzip2 unxz gzip bzip2 "
+    "xz realpath readlink tree source . iconv dos2unix unix2dos".split()
+)
+_COPIERS = frozenset({"cp", "mv", "ln", "install", "rsync"})
+_PATTERN_FIRST = frozenset({"grep", "egrep", "fgrep", "zgrep", "rg", "sed", "awk", "gawk", "mawk"})
+_FIND_VALUE_TESTS = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-wholename", "-regex", "-iregex", "-type", "-size", "-mtime", "-mmin",
+    "-atime", "-amin", "-ctime", "-cmin", "-user", "-group", "-perm", "-maxdepth", "-mindepth", "-printf",
+    "-newermt", "-fstype", "-links", "-inum", "-uid", "-gid", "-lname", "-ilname", "-used",
+})
+_FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+_PACKAGE_INSTALL = re.compile(
+    r"\b(?:apt-get|apt|aptitude|yum|dnf|zypper|pacman|apk|brew|port|snap|pip3?|npm|gem|cargo)\s+(?:\S+\s+)*?"
+    r"(?:install|add|-S\b|i\b)"
+)
+_ASKS_TO_INSTALL = re.compile(r"\b(?:install|installing|setup|set up|sudo|root|admin|upgrade|update|package)\b", re.I)
+_WALK_LIMIT = 3000
+
+
+def find_exec_unterminated(argv: Sequence[str]) -> bool:
+    """Whether a find command has an -exec (or -execdir, -ok) with no `;` or `{} +` to end it."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in _FIND_EXEC:
+            j = i + 1
+            while j < len(argv) and not (argv[j] == ";" or (argv[j] == "+" and argv[j - 1] == "{}")):
+                j += 1
+            if j >= len(argv):
+                return True
+            i = j
+        i += 1
+    return False
+
+
+def _operands(argv: Sequence[str]) -> list[str]:
+    """The non-option words of a command, leaving out the values of options that take one."""
+    takes_value = ARG_FLAGS.get(argv[0], frozenset())
+    out: list[str] = []
+    skip = False
+    ended = False
+    for word in argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if not ended and word == "--":
+            ended = True
+            continue
+        if not ended and word.startswith("-") and word != "-":
+            skip = word in takes_value
+            continue
+        out.append(word)
+    return out
+
+
+def input_paths(argv: Sequence[str]) -> list[str]:
+    """The words of a simple command that name files or folders it reads (so they must exist)."""
+    name = argv[0]
+    if name == "find":
+        roots = []
+        for word in argv[1:]:
+            if word.startswith("-") or word in {"(", "!", "\\("}:
+                break
+            roots.append(word)
+        newer = [argv[i + 1] for i, w in enumerate(argv[:-1]) if w in {"-newer", "-anewer", "-cnewer"}]
+        return roots + newer
+    if name in _PATTERN_FIRST:
+        has_script = any(w in {"-e", "-f"} or w.startswith(("--regexp", "--file", "--expression")) for w in argv[1:])
+        operands = [w for w in _operands(argv) if not (name.endswith("awk") and "=" in w)]
+        return operands if has_script else operands[1:]
+    if name in _COPIERS:
+        return _operands(argv)[:-1]
+    if name in _READERS:
+        return _operands(argv)
+    if name == "tar":
+        flags = argv[1] if len(argv) > 1 else ""
+        if ("x" in flags or "t" in flags) and "c" not in flags.lstrip("-"):
+            archive = next((w for w in argv[2:] if not w.startswith("-")), None)
+            return [archive] if archive else []
+        return []
+    if name == "unzip":
+        operands = _operands(argv)
+        return operands[:1]
+    return []
+
+
+_MAKEFILES = ("Makefile", "makefile", "GNUmakefile")
+
+
+def make_problem(argv: Sequence[str], cwd: str) -> str | None:
+    """Why `make` cannot do anything here (no makefile, or -f naming something that is not one)."""
+    given = [argv[i + 1] for i, w in enumerate(argv[:-1]) if w in {"-f", "--file", "--makefile"}]
+    given += [w.split("=", 1)[1] for w in argv[1:] if w.startswith(("--file=", "--makefile="))]
+    for name in given:
+        base = os.path.basename(name)
+        if "*" in name or not ("akefile" in base or base.endswith(".mk")):
+            return f"make -f expects a makefile, not {name}"
+    if not given and not any(os.path.isfile(os.path.join(cwd, m)) for m in _MAKEFILES):
+        return "there is no Makefile here for make to run"
+    return None
+
+
+def _named(path: str, request: str) -> bool:
+    """Whether the request names this path (as written, or without a leading ./ or trailing /)."""
+    bare = path.removeprefix("./").rstrip("/")
+    words = {w.strip("\"'`,;:()[]{}").removeprefix("./").rstrip("/") for w in request.split()}
+    return bare in words or path in words
+
+
+def _suggestion(missing: str, cwd: str) -> str | None:
+    """A file or folder below the working directory with the same last name, if there is one."""
+    target = os.path.basename(missing.rstrip("/"))
+    if not target:
+        return None
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(cwd):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in {"node_modules", "__pycache__"})
+        for name in sorted(dirnames + filenames):
+            seen += 1
+            if name == target:
+                return os.path.relpath(os.path.join(dirpath, name), cwd)
+        if seen > _WALK_LIMIT:
+            return None
+        if os.path.relpath(dirpath, cwd).count(os.sep) >= 2:
+            dirnames[:] = []  # three levels deep is enough to find what a request meant
+    return None
+
+
+def missing_paths(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request: str, cwd: str) -> Iterator[str]:
+    """Messages for the input paths that do not exist in `cwd` and that the request does not name.
+
+    `argvs` are the simple commands (unwrapped), `inputs` the targets of `<` redirections.
+    """
+    candidates: list[str] = list(inputs)
+    for argv in argvs:
+        if argv:
+            candidates.extend(input_paths(argv))
+    reported: set[str] = set()
+    for path in candidates:
+        if not path or "\0" in path or path in reported or any(c in path for c in "*?[{$`") or path == "-":
+            continue
+        if "://" in path or path.startswith(("/dev/", "/proc/")):
+            continue
+        if _named(path, request):
+            continue
+        full = os.path.join(cwd, os.path.expanduser(path))
+        if os.path.lexists(full):
+            continue
+        reported.add(path)
+        hint = _suggestion(path, cwd)
+        yield f"{path} does not exist here" + (f"; did you mean {hint}?" if hint else "; use a name from the request or the working directory")
+
+
+def unasked_install(command: str, privileged: bool, request: str) -> str | None:
+    """Why the command installs software or asks for root when the request did not, or None."""
+    if _ASKS_TO_INSTALL.search(request):
+        return None
+    if _PACKAGE_INSTALL.search(command):
+        return "the command installs software, which the request did not ask for"
+    if privileged:
+        return "the command runs with sudo, which the request did not ask for"
+    return None
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower().replace(".", " ")))
+
+
+def task_drift(request: str, first: str, repaired: str) -> str | None:
+    """Why a repaired command no longer does what the first one set out to do, or None.
+
+    The anchors are the words of the request that the first command used (file names,
+    extensions, numbers, utilities the request named); a repair may fix how, not what, so it
+    must keep at least one of them, and may not add an install or sudo the request did not ask for.
+    """
+    if unasked_install(repaired, repaired.lstrip().startswith(("sudo ", "doas ")), request) and not unasked_install(
+        first, first.lstrip().startswith(("sudo ", "doas ")), request
+    ):
+        return "the repair installs software or adds sudo, which the request did not ask for"
+    anchors = (_words(request) & _words(first)) - {"a", "an", "the", "to", "of", "in", "and", "all", "here"}
+    if anchors and not anchors & _words(repaired):
+        return "the repair dropped everything the request named"
+    return None

@@ -1,0 +1,141 @@
+"""Refine catches what users saw: unterminated find -exec, placeholders, invented paths,
+installs nobody asked for, and a repair that answers another question.
+
+The linters and the working directory are real (a folder made for each test); the model is a
+scripted backend (a unit of logic), as in test_generate_refine.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nodes import generate, refine
+from pipeline.backends.base import BackendChain, Prompt
+from pipeline.lint import check_command
+from pipeline.lint_context import input_paths, task_drift
+from pipeline.values import Platform, Shell, Userland
+from tests.test_generate_refine import ScriptedBackend
+
+GNU = Platform("linux", Userland.GNU, Shell.BASH)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for rel in ("logs/app-1.log", "logs/app-2.log", "data/people.csv", "scripts/deploy.sh", "images/logo.png", "Makefile"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    return tmp_path
+
+
+def _sources(command: str, request: str, cwd: Path) -> list[tuple[str, str]]:
+    return [(f.source, f.message) for f in check_command(command, GNU, request=request, cwd=str(cwd)) if f.source != "shellcheck"]
+
+
+def _refine(answers: list[str], request: str, cwd: Path):
+    backend = ScriptedBackend(list(answers))
+    prompt = Prompt(system="s", user=request)
+    chain = BackendChain((backend,))
+    first = generate.llm_generation(prompt, chain, 20.0)
+    findings = refine.candidate_findings(first, GNU, request, prompt, str(cwd))
+    return findings, refine.refined_generation(first, findings, prompt, chain, 20.0, GNU, request, str(cwd)), backend
+
+
+def test_find_exec_without_its_end_is_an_error_and_gets_repaired(project: Path) -> None:
+    findings, refined, backend = _refine(
+        ["find . -name '*.txt' -exec mv {} .md", "find . -name '*.txt' -exec sh -c 'mv \"$1\" \"${1%.txt}.md\"' _ {} \\;"],
+        "rename all txt files here to md", project,
+    )
+    assert any(f.source == "syntax" and "find -exec has no end" in f.message for f in findings)
+    assert refined.refine_changed and refined.command.endswith("\\;")
+    assert "find -exec has no end" in backend.prompts[1].follow_ups[-1][1]
+    assert _sources("find . -exec ls {} +", "list", project) == []
+
+
+@pytest.mark.parametrize("command", ["cat your_file.txt", "ls directory_name", "du -sh <folder>", "curl -H 'Authorization: YOUR_TOKEN' x"])
+def test_placeholders_are_findings(command: str, project: Path) -> None:
+    assert any(source == "placeholder" for source, _ in _sources(command, "show it", project))
+
+
+def test_an_invented_path_is_a_finding_that_names_the_real_one(project: Path) -> None:
+    found = _sources("tail -n 20 /var/log/app-2.log", "show the last 20 lines of logs/app-2.log", project)
+    assert found == [("path", "/var/log/app-2.log does not exist here; did you mean logs/app-2.log?")]
+    assert _sources("du -sh data_directory", "how big is the data folder", project) == [
+        ("path", "data_directory does not exist here; use a name from the request or the working directory")
+    ]
+    assert _sources("head -n 5 app-1.log", "first lines of the app log", project)[0][1].endswith("did you mean logs/app-1.log?")
+
+
+@pytest.mark.parametrize(
+    ("command", "request_"),
+    [
+        ("tail -n 20 logs/app-2.log", "show the last lines of logs/app-2.log"),
+        ("cat notes.txt", "show notes.txt"),  # named by the request: the user knows best
+        ("grep -r TODO src", "search the src folder for TODO"),  # named
+        ("grep -rn ERROR logs", "find errors in the logs"),  # the pattern is not a path
+        ("sort data/people.csv > sorted.csv", "sort data/people.csv into sorted.csv"),  # output
+        ("cp data/people.csv backup.csv", "back up the csv"),  # a copy's destination is created
+        ("mkdir -p build/out && touch build/out/x", "make a build folder"),
+        ("tar -czf logs.tar.gz logs", "archive the logs"),
+        ("git log --oneline -- logs", "history of logs"),  # git's operands are not judged
+        ("find . -name '*.log' -newer Makefile", "logs newer than the makefile"),
+        ("awk -F, '{print $2}' data/people.csv", "second column"),
+        ("wc -l < data/people.csv", "count lines"),
+        ("ls ~", "list my home"),
+    ],
+)
+def test_real_names_outputs_and_patterns_are_not_flagged(command: str, request_: str, project: Path) -> None:
+    assert [s for s in _sources(command, request_, project) if s[0] == "path"] == []
+
+
+def test_input_paths_per_utility() -> None:
+    assert input_paths(("grep", "-e", "x", "a.txt", "b.txt")) == ["a.txt", "b.txt"]
+    assert input_paths(("grep", "-rn", "x", "src")) == ["src"]
+    assert input_paths(("sed", "-n", "3p", "f.txt")) == ["f.txt"]
+    assert input_paths(("cp", "-r", "a", "b", "dest")) == ["a", "b"]
+    assert input_paths(("tar", "-xzf", "a.tgz", "-C", "out")) == ["a.tgz"]
+    assert input_paths(("tar", "czf", "a.tgz", "src")) == []
+    assert input_paths(("find", "src", "logs", "-name", "x", "-newer", "ref")) == ["src", "logs", "ref"]
+    assert input_paths(("head", "-n", "5", "f")) == ["f"]
+    assert input_paths(("docker", "cp", "a", "b")) == []
+
+
+def test_make_without_a_makefile_or_with_scripts_is_a_finding(project: Path, tmp_path: Path) -> None:
+    assert ("path", "make -f expects a makefile, not *.sh") in _sources("make all -f *.sh", "make all shell scripts executable", project)
+    assert _sources("make test", "run the tests", project) == []
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert ("path", "there is no Makefile here for make to run") in _sources("make", "build it", empty)
+
+
+def test_installs_and_sudo_nobody_asked_for_are_findings(project: Path) -> None:
+    assert ("task", "the command installs software, which the request did not ask for") in _sources(
+        "sudo apt-get install imagemagick && convert images/logo.png logo.jpg", "convert all png images here to jpg", project
+    )
+    assert ("task", "the command runs with sudo, which the request did not ask for") in _sources(
+        "sudo find . -name '*.log'", "find log files", project
+    )
+    assert not any(s == "task" for s, _ in _sources("sudo apt-get install htop", "install htop", project))
+    assert not any(s == "task" for s, _ in _sources("pip install -r requirements.txt", "set up the python dependencies", project))
+
+
+def test_a_repair_that_changes_the_task_is_discarded(project: Path) -> None:
+    # The observed failure: asked to repair a conversion, the model answered with an install.
+    request = "convert all png images here to jpg"
+    findings, refined, _ = _refine(["mogrify-x -format jpg *.png", "sudo apt-get install docker-compose"], request, project)
+    assert any(f.source == "utility" for f in findings)
+    assert refined.refine_ran and not refined.refine_changed
+    assert refined.command == "mogrify-x -format jpg *.png"
+    # A repair that keeps the task is taken.
+    _, kept, _ = _refine(["mogrify-x -format jpg *.png", "for f in *.png; do convert \"$f\" \"${f%.png}.jpg\"; done"], request, project)
+    assert kept.refine_changed and kept.command.startswith("for f in *.png")
+
+
+def test_task_drift() -> None:
+    request = "convert all png images here to jpg"
+    assert task_drift(request, "mogrify -format jpg *.png", "sudo apt-get install docker-compose") is not None
+    assert task_drift(request, "mogrify -format jpg *.png", "ls -la") == "the repair dropped everything the request named"
+    assert task_drift(request, "mogrify -format jpg *.png", "for f in *.png; do convert \"$f\" \"${f%.png}.jpg\"; done") is None
+    assert task_drift("list files", "frobnicate-files --py", "ls -la") is None  # nothing to keep
+    assert task_drift("install htop", "apt install htop", "sudo apt-get install htop") is None
