@@ -65,8 +65,8 @@ def adversarial() -> dict[str, str]:
     return {
         "mixed (nesting, lists, pipes, flags)": mixed,
         "8,000 function definitions": "".join(f"f{i}() {{ :; }}\n" for i in range(8000)),
-        "8,000 functions calling each other": "".join(f"f{i}() {{ f{i - 1} | cat; }}\n" for i in range(1, 8000))[:102_400],
-        "14,000 distinct commands": "".join(f"ls a{i}; " for i in range(14000))[:102_400],
+        "4,200 functions calling each other": "".join(f"f{i}() {{ f{i - 1} | cat; }}\n" for i in range(1, 4200)),
+        "10,000 distinct commands": "".join(f"ls a{i}; " for i in range(10_000)),
         "pipeline of 12,000 stages": "cat x | " * 12_000 + "wc",
         "heredoc of 100 KB": "cat <<'EOF'\n" + "rm -rf / line\n" * 7200 + "EOF\n",
         "sh -c of 100 KB": "sh -c '" + "ls; " * 25_000 + "'",

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.safety.code import CodeFacts, facts
+from pipeline.safety.feeds import feeds, ins, outs, xargs_input
 from pipeline.safety.flags import Options, parse_options
 from pipeline.safety.harmless import assignments_ok, redirects_ok, understood
 from pipeline.safety.rules import Rule, RuleSet, Subject
 from pipeline.safety.scope import Scope
-from pipeline.safety.targets import Target, classify
 from pipeline.shell.finders import FOUND_MARK, found_words, without_exec
 from pipeline.shell.parse import parse_script
-from pipeline.shell.script import Redirect, Script, SimpleCommand
-from pipeline.shell.unwrap import INPUT_MARK, INTERPRETERS, SHELLS, Invocation, interpreter, unwrap, utility_name
+from pipeline.shell.script import Script
+from pipeline.shell.unwrap import INTERPRETERS, SHELLS, Invocation, interpreter, unwrap, utility_name
 from pipeline.shell.words import is_dynamic, strip_markers
 from pipeline.values import Category, Finding, Risk
 
@@ -117,13 +117,13 @@ class Judge:
                 next_assignment += 1
             argv = scope.resolve(cmd.argv)
             feeder = last_stage.get(cmd.pipeline) if cmd.pipeline is not None and cmd.stage > 0 else None
-            xargs_input = _xargs_input(feeder, scope)
-            known = self.unwrapped.get((argv, xargs_input))
+            reads = xargs_input(feeder)
+            known = self.unwrapped.get((argv, reads))
             if known is None:
-                inv = unwrap(argv, xargs_input=xargs_input, wrappers=self.rules.wrappers)
+                inv = unwrap(argv, xargs_input=reads, wrappers=self.rules.wrappers)
                 known = (inv, self.options(inv))
                 if len(self.unwrapped) < 4096:
-                    self.unwrapped[(argv, xargs_input)] = known
+                    self.unwrapped[(argv, reads)] = known
             inv, options = known
             if feeder is not None and feeder.name == "find" and FOUND_MARK in inv.argv:
                 inv = self._found(inv, feeder, tuple(scope.cwds))
@@ -134,10 +134,10 @@ class Judge:
                     self.fed_texts.append((text.replace("\\n", "\n"), depth, tuple(scope.cwds)))
             if cmd.pipeline is not None:
                 last_stage[cmd.pipeline] = inv
-            outs = tuple(scope.resolve(_outs(cmd.redirects)))
+            written = tuple(scope.resolve(outs(cmd.redirects)))
             if scope.downloaded(inv.script_file) or scope.downloaded(inv.program):
                 self.shape("download_run")
-            scope.note_download(inv, options, outs)
+            scope.note_download(inv, options, written)
             plan.append((inv, tuple(scope.cwds), scope.resolve(cmd.assignments), options))
             scope.change_directory(inv)
         for assignment in assignments[next_assignment:]:
@@ -164,19 +164,19 @@ class Judge:
 
     def _judge_all(self, script: Script, plan: list[Planned], depth: int, cross_checked: bool) -> None:
         """Pass two: each command against the rules and the allow-list, then what it runs."""
-        feeds = _feeds(script, [p[0] for p in plan], self)
+        fed = feeds(script, [p[0] for p in plan], self.cwd, self.home)
         pipelines: dict[int, set[str]] = {}
         for cmd, (inv, _, _, _) in zip(script.commands, plan):
             if cmd.pipeline is not None:
                 pipelines.setdefault(cmd.pipeline, set()).add(inv.name)
         functions = frozenset(f.name for f in script.functions)
         readers: set[str] = set()
-        for cmd, (inv, cwds, assigned, options), (names, classes) in zip(script.commands, plan, feeds):
+        for cmd, (inv, cwds, assigned, options), (names, classes) in zip(script.commands, plan, fed):
             subject = Subject(
                 invocation=inv,
                 options=options,
-                redirect_out=_outs(cmd.redirects),
-                redirect_in=_ins(cmd.redirects),
+                redirect_out=outs(cmd.redirects),
+                redirect_in=ins(cmd.redirects),
                 fed_by=names,
                 fed_classes=classes,
                 cwd=self.cwd,
@@ -196,7 +196,7 @@ class Judge:
                 self.command(self._subject(("export", f"{assignment.name}={assignment.value}")), depth, functions)
         for redirect in script.redirects:
             if redirect.owner is None and redirect.writes:
-                self.command(Subject(Invocation(argv=()), parse_options(()), _outs([redirect]), _ins([redirect]), cwd=self.cwd, home=self.home), depth, functions)
+                self.command(Subject(Invocation(argv=()), parse_options(()), outs([redirect]), ins([redirect]), cwd=self.cwd, home=self.home), depth, functions)
         # `cat <<EOF | sh`, `python3 - <<EOF`: a here-document may be the code a reader runs.
         bodies = [strip_markers(r.target) for r in script.redirects if r.op in ("<<", "<<-", "<<<") and r.target.strip()] if readers else []
         for body in bodies:
@@ -353,70 +353,4 @@ class Judge:
             self.shape("background_loop")
 
 
-def _xargs_input(feeder: Invocation | None, scope: Scope) -> tuple[str, ...]:
-    """What xargs reads, as words: echo's words, what ls lists, what find finds, or unknown."""
-    if feeder is None:
-        return (INPUT_MARK,)
-    if feeder.name in ("echo", "printf"):
-        words = tuple(w for w in feeder.argv[1:] if not w.startswith("-"))
-        return words if words and not any(is_dynamic(w) for w in words) else (INPUT_MARK,)
-    if feeder.name == "ls":
-        # ls prints names, not paths: `xargs -I{} rm ~/{}` puts them under ~, a bare `xargs rm` under cwd.
-        folders = [w for w in feeder.argv[1:] if not w.startswith("-")] or ["."]
-        return ("*", *(f if f.endswith("/*") else (f.rstrip("/") + "/*" if f.rstrip("/") else "/*") for f in folders))
-    if feeder.name == "find":
-        return (FOUND_MARK,)
-    return (INPUT_MARK,)
-
-
-def _feeds(script: Script, invocations: list[Invocation], judge: Judge) -> list[tuple[frozenset[str], frozenset[Target]]]:
-    """For each command, the names of the commands whose output it reads and the classes of what they read.
-
-    Feeders are earlier stages of its pipeline and the commands inside substitutions in its
-    words. Both are accumulated as sets in one pass, so a pipeline of thousands of stages
-    stays linear.
-    """
-    own = [(inv.name, _classes([*inv.argv[1:], *_ins(cmd.redirects)], judge)) for cmd, inv in zip(script.commands, invocations)]
-    hosted: dict[int, tuple[set[str], set[Target]]] = {}
-    for i, cmd in enumerate(script.commands):
-        if cmd.host is not None:
-            names, classes = hosted.setdefault(cmd.host, (set(), set()))
-            names.add(own[i][0])
-            classes.update(own[i][1])
-    state: dict[int, tuple[int, set[str], set[Target], set[str], set[Target]]] = {}
-    result: list[tuple[frozenset[str], frozenset[Target]]] = []
-    for i, cmd in enumerate(script.commands):
-        host_names, host_classes = hosted.get(i, (set(), set()))
-        names, classes = set(host_names), set(host_classes)
-        if cmd.pipeline is not None:
-            stage, before_n, before_c, cur_n, cur_c = state.get(cmd.pipeline, (0, set(), set(), set(), set()))
-            if cmd.stage > stage:
-                before_n, before_c, cur_n, cur_c = before_n | cur_n, before_c | cur_c, set(), set()
-                stage = cmd.stage
-            names |= before_n
-            classes |= before_c
-            cur_n.add(own[i][0])
-            cur_c.update(own[i][1])
-            state[cmd.pipeline] = (stage, before_n, before_c, cur_n, cur_c)
-        result.append((frozenset(names), frozenset(classes)))
-    return result
-
-
-def _classes(words: list[str], judge: Judge) -> frozenset[Target]:
-    found: frozenset[Target] = frozenset()
-    for word in words:
-        found |= classify(word, judge.cwd, judge.home)
-    return found
-
-
-def _outs(redirects: Sequence[Redirect]) -> tuple[str, ...]:
-    """The files a command's redirects write to."""
-    return tuple(r.target for r in redirects if r.writes)
-
-
-def _ins(redirects: Sequence[Redirect]) -> tuple[str, ...]:
-    """The files a command's redirects read from (here-documents are text, not files)."""
-    return tuple(r.target for r in redirects if r.op in ("<", "<>"))
-
-
-__all__ = ["Judge", "SimpleCommand"]
+__all__ = ["Judge"]
