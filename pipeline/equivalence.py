@@ -105,6 +105,13 @@ FLAG_ALIASES: dict[str, dict[str, str]] = {
     "chown": dict(_COMMON_LONG),
 }
 
+# Flags that change how output is shown in a terminal, not what a command does or prints.
+IGNORED_FLAGS: dict[str, frozenset[str]] = {
+    "systemctl": frozenset({"--no-pager"}),
+    "journalctl": frozenset({"--no-pager"}),
+    "git": frozenset({"--no-pager"}),
+}
+
 _SEPARATORS = frozenset({"|", "||", "&&", ";", "&", "|&", ";;"})
 _REDIRECTS = frozenset({">", ">>", "<", ">&", "<&", "&>", "&>>", "<<", "<<<", ">|"})
 _FIND_ARITY = {
@@ -295,7 +302,7 @@ def _simple(words: list[str]) -> _Simple:
     words, redirects = _split_redirects(words)
     if not words:
         return _Simple("", (), (), redirects)
-    utility, args = words[0], words[1:]
+    utility, args = words[0], [w for w in words[1:] if w not in IGNORED_FLAGS.get(words[0], frozenset())]
     if utility == "find":
         flags, operands = _find(args)
     elif utility == "grep":

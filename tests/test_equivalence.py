@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from pipeline.equivalence import difference, equivalent
 
 SAME = [
+    ("journalctl -u nginx --no-pager", "journalctl -u nginx"),  # paging is not behaviour
+    ("systemctl --failed --no-pager", "systemctl --failed"),
     ('find . -name "*.py" -type f -mtime -7', "find . -type f -mtime -7 -name '*.py'"),
     ("find . -name '*.py'", "find . -name \\*.py"),
     ("find -type f", "find . -type f"),

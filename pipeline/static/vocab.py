@@ -93,7 +93,9 @@ FILETYPES: dict[str, tuple[tuple[str, ...], bool]] = {
     "xml": (("xml",), False), "csv": (("csv",), False), "text": (("txt",), True),
     "txt": (("txt",), False), "html": (("html",), False), "css": (("css",), False),
     "sql": (("sql",), False), "log": (("log",), True), "pdf": (("pdf",), False),
-    "png": (("png",), False), "jpg": (("jpg",), False), "jpeg": (("jpeg",), False),
+    "png": (("png",), False), "jpg": (("jpg",), False),
+    # "JPEG files" are both spellings; "jpg files" is taken literally (the peer suites expect it).
+    "jpeg": (("jpg", "jpeg"), False),
     "gif": (("gif",), False), "svg": (("svg",), False), "mp4": (("mp4",), False),
     "mp3": (("mp3",), False), "zip": (("zip",), True), "docx": (("docx",), False),
     "config": (("conf",), True), "conf": (("conf",), True),
