@@ -48,10 +48,10 @@ class Scene:
         self.config.write_bytes(content)
 
     def own_disk(self, size: str = "1m") -> None:
-        """CARO_HOME on a tmpfs of its own (skips the test where none can be mounted)."""
-        from tests.filesystems import tmpfs
+        """CARO_HOME on a tmpfs of its own; without the right to mount, a plain folder (read-only rows still run)."""
+        from tests.filesystems import own_folder
 
-        self.cleanup.enter_context(tmpfs(self.home, size))
+        self.cleanup.enter_context(own_folder(self.home, size))
 
     def read_only(self) -> None:
         """Make CARO_HOME read-only, as it is now (call `own_disk` first, and fill it before)."""
@@ -60,9 +60,13 @@ class Scene:
         self.cleanup.callback(make_read_only(self.home))
 
     def fill_disk(self) -> None:
-        """Use up every byte of CARO_HOME's disk (call `own_disk` first)."""
+        """Use up every byte of CARO_HOME's disk (its own tmpfs: never the real disk)."""
+        import pytest
+
         from tests.filesystems import fill
 
+        if not os.path.ismount(self.home):
+            pytest.skip("a full disk needs a tmpfs of its own, and this process may not mount one (needs root)")
         fill(self.home)
 
     def seed_telemetry(self) -> None:

@@ -57,6 +57,17 @@ def tmpfs(folder: Path, size: str = "256k") -> Iterator[Path]:
         _unmount(folder)
 
 
+@contextmanager
+def own_folder(folder: Path, size: str = "1m") -> Iterator[Path]:
+    """A folder that can be made read-only: a tmpfs where one can be mounted, else (not root) a plain one."""
+    if can_mount() or os.geteuid() == 0:  # root that cannot mount: tmpfs() skips, saying why
+        with tmpfs(folder, size):
+            yield folder
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+
+
 def make_read_only(folder: Path) -> Callable[[], None]:
     """Make a folder made by `tmpfs` (or any folder, without root) read-only; returns the undo."""
     if can_mount() and os.path.ismount(folder):

@@ -29,7 +29,7 @@ from pipeline.telemetry.recorder import Recorder
 from pipeline.telemetry.schemas import validate_events
 from pipeline.telemetry.store import TelemetryStore, WriteFailure
 from pipeline.values import Generation, GenerationError, GenerationErrorKind, Outcome, Result, Source
-from tests.filesystems import fill, make_read_only, tmpfs
+from tests.filesystems import fill, make_read_only, own_folder, tmpfs
 from tests.test_telemetry_schemas import sample_events
 
 TODAY_TS = utc_timestamp()
@@ -206,7 +206,7 @@ def test_the_reading_commands_work_on_a_read_only_database(capsys, tmp_path: Pat
         writer.execute("INSERT INTO dropped (reason, event_type, count) VALUES ('locked', 'session_end', 1)")
         writer.commit()
     home = tmp_path / "home"
-    with tmpfs(home, size="2m"):
+    with own_folder(home, size="2m"):
         monkeypatch.setenv("CARO_HOME", str(home))
         database = state_paths().database
         database.parent.mkdir()
@@ -234,7 +234,7 @@ def test_the_reading_commands_work_on_a_read_only_database(capsys, tmp_path: Pat
 
 def test_status_warns_when_events_would_be_lost_uncounted(capsys, tmp_path: Path, monkeypatch) -> None:
     home = tmp_path / "home"
-    with tmpfs(home, size="64k"):
+    with own_folder(home, size="64k"):
         monkeypatch.setenv("CARO_HOME", str(home))
         monkeypatch.setenv("CARO_TELEMETRY_ENABLED", "1")
         undo = make_read_only(home)
