@@ -18,9 +18,8 @@ environment, never in the service. Light on purpose: the request path imports it
 from __future__ import annotations
 
 import sys
-from typing import Any
-
-Script = dict[str, Any]
+# A plain dict (see above); typing is not imported on the request path (2 ms).
+Script = dict
 
 
 def write(fd: int, text: str) -> None:

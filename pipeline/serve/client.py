@@ -16,8 +16,8 @@ Light on purpose: the request path imports it.
 
 from __future__ import annotations
 
+import _socket  # the C module: see pipeline/serve/protocol.py
 import os
-import socket
 import time
 from collections.abc import Mapping
 
@@ -116,7 +116,7 @@ class Service:
                     break
                 if reply.get("event") != "alive":
                     return reply
-        except socket.timeout:
+        except TimeoutError:  # _socket.timeout is TimeoutError
             raise Unavailable("the service stopped answering") from None
         except (OSError, ProtocolError):
             pass
@@ -128,7 +128,7 @@ class Service:
 
 def _connect(endpoint: Endpoint) -> Channel | None:
     """A channel to the service listening at the endpoint, or None when none listens."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(endpoint.socket)
     except (FileNotFoundError, ConnectionRefusedError):
