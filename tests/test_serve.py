@@ -333,3 +333,22 @@ def test_the_privacy_check_of_a_served_request_sees_the_clients_surroundings() -
     context = _sensitive_context(ask, "ls")
     assert "zq-unique-4711" in context.env_values and context.cwd == "/srv/client-folder" and context.home == "/home/client"
     assert "zq-unique-4711" not in os.environ.values()
+
+
+def test_a_relative_caro_home_is_answered_in_process(tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    done = caro("-v", "--output", "json", STATIC, env={"CARO_HOME": "home"}, cwd=tmp_path)
+    assert done.returncode == 0 and "answering in this process: CARO_HOME is a relative path" in done.stderr
+
+
+def test_serve_in_the_foreground_serves_until_stopped() -> None:
+    server = subprocess.Popen([caro_executable(), "serve", "--foreground"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: service_pid() == server.pid, timeout=60)
+        assert caro("check", "ls").returncode == 0 and service_pid() == server.pid  # the clients use it
+        assert caro("serve", "--stop").returncode == 0
+        assert server.wait(timeout=30) == 0
+        out, err = server.communicate()
+        assert out == "" and err.strip().splitlines() == ["caro: serving requests in this terminal; Ctrl-C stops"]
+    finally:
+        server.kill()

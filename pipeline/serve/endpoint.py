@@ -84,6 +84,10 @@ class Endpoint:
     @classmethod
     def for_environment(cls, environ: Mapping[str, str] | None = None, *, create: bool = True) -> Endpoint:
         env = os.environ if environ is None else environ
+        home = env.get("CARO_HOME")
+        if home and not os.path.isabs(os.path.expanduser(home)):
+            # A relative CARO_HOME names another folder from each working directory: no one service can serve it.
+            raise Unavailable("CARO_HOME is a relative path")
         endpoint = cls(runtime_dir(env, create=create), service_key(env))
         if len(endpoint.socket.encode()) > _MAX_SOCKET_PATH:
             raise Unavailable("the runtime directory's path is too long for a socket")
