@@ -50,7 +50,7 @@ _Q = r"""(['"])(.*?)\2"""  # a quoted literal: group 2 is the text (callers put 
 _NEVER = _re(r"(?!x)x")
 _LANGUAGES: dict[str, _Language] = {
     "python": _Language(
-        shell=_re(r"\b(?:os\.system|os\.popen|subprocess|commands\.getoutput|os\.exec\w*|os\.spawn\w*|pty\.spawn|popen2)\b"),
+        shell=_re(r"\b(?:os\.system|os\.popen|subprocess|commands\.getoutput|os\.exec\w*|os\.spawn\w*|pty\.spawn|popen2)\b|\.(?:system|popen|exec[lv]p?e?|spawn[lv]p?e?)\s*\("),
         delete_tree=_re(r"(\b(?:shutil\.)?rmtree|os\.removedirs)\s*\(\s*" + _Q),
         delete=_re(r"(\bos\.(?:remove|unlink|rmdir)|\.unlink|\.rmdir)\s*\(\s*" + _Q),
         write=_re(r"(\bopen)\s*\(\s*" + _Q + r"""\s*,\s*['"][^'"]*[wax+]"""),
@@ -129,6 +129,7 @@ _LANGUAGES: dict[str, _Language] = {
         risky=_re(r"\b(?:os\.execute|io\.popen|os\.remove|os\.rename|io\.open|load|loadstring|dofile|loadfile|require|debug)\b"),
     ),
 }
+_DELETE_WORDS = _re(r"\b(?:rmtree|remove_tree|rm_rf|rm_r|removedirs|unlink\w*|remove|rmdir\w*|rmSync|delete)\s*\(")
 _AWK_SHELL = _re(r"\bsystem\s*\(|\|\s*\"|\|&|\"\s*\|\s*getline")
 _AWK_WRITE = _re(r"\bprintf?\b[^;{}\n]*?>>?\s*(\"[^\"]*\"|[A-Za-z_$][\w$]*)")
 
@@ -151,6 +152,9 @@ def facts(language: str, code: str) -> CodeFacts:
         if len(shell) > 1:
             shell.append(" ".join(shell))  # `subprocess.run(["rm", "-rf", "/"])` runs the words together
     deletes = tuple((m.group(3), True) for m in spec.delete_tree.finditer(code)) + tuple((m.group(3), False) for m in spec.delete.finditer(code))
+    if not deletes and _DELETE_WORDS.search(code):
+        # `for r, _, fs in os.walk("/"): os.remove(...)`: a computed path, so what the code names is at risk.
+        deletes = tuple((lit, True) for lit in literals if lit.startswith(("/", "~")))
     writes = tuple(m.group(3) for m in spec.write.finditer(code))
     shapes = set()
     if spec.socket.search(code) and spec.spawn.search(code):

@@ -16,8 +16,9 @@ def xargs_input(feeder: Invocation | None) -> tuple[str, ...]:
     if feeder is None:
         return (INPUT_MARK,)
     if feeder.name in ("echo", "printf"):
-        words = tuple(w for w in feeder.argv[1:] if not w.startswith("-"))
-        return words if words and not any(is_dynamic(w) for w in words) else (INPUT_MARK,)
+        text = " ".join(w for w in feeder.argv[1:] if not w.startswith("-"))
+        words = tuple(w for w in text.replace("\\n", " ").replace("\\t", " ").split() if "%" not in w)
+        return words if words and not is_dynamic(text) else (INPUT_MARK,)
     if feeder.name == "ls":
         # ls prints names, not paths: `xargs -I{} rm ~/{}` puts them under ~, a bare `xargs rm` under cwd.
         folders = [w for w in feeder.argv[1:] if not w.startswith("-")] or ["."]
@@ -75,3 +76,38 @@ def outs(redirects: Sequence[Redirect]) -> tuple[str, ...]:
 def ins(redirects: Sequence[Redirect]) -> tuple[str, ...]:
     """The files a command's redirects read from (here-documents are text, not files)."""
     return tuple(r.target for r in redirects if r.op in ("<", "<>"))
+
+
+# git configuration whose value is a command git runs (`!` for aliases and helpers).
+_GIT_COMMANDS = ("core.sshcommand", "core.pager", "core.editor", "core.fsmonitor", "core.hookspath", "sequence.editor", "diff.external", "credential.helper", "pager.", "alias.", "gpg.program", "gpg.ssh.program", "uploadpack.packobjectshook", "filter.", "merge.", "difftool.", "mergetool.", "protocol.")
+
+
+def later_shell(inv: Invocation) -> tuple[str, ...]:
+    """Shell text a command stores to run later or elsewhere: an alias's body, a trap handler,
+    `less +!CMD`, git's `-c core.sshCommand=CMD` or `git config alias.x '!CMD'`."""
+    args = inv.argv[1:]
+    if inv.name == "alias":
+        return tuple(w.split("=", 1)[1] for w in args if "=" in w)
+    if inv.name == "trap":
+        return args[:1] if args and not args[0].startswith("-") else ()
+    if inv.name in ("less", "more"):
+        return tuple(w[2:] for w in args if w.startswith("+!"))
+    if inv.name != "git":
+        return ()
+    settings = []
+    for i, word in enumerate(args):
+        setting = args[i + 1] if word == "-c" and i + 1 < len(args) else word[2:] if word.startswith("-c") and "=" in word else None
+        if setting and "=" in setting:
+            settings.append(tuple(setting.split("=", 1)))
+    if "config" in args:
+        rest = [w for w in args[args.index("config") + 1 :] if not w.startswith("-")]
+        if len(rest) >= 2:
+            settings.append((rest[0], rest[1]))
+    found = []
+    for key, value in settings:
+        key = key.lower()
+        if key.startswith("alias.") and not value.startswith("!"):
+            continue  # an alias without `!` names another git command
+        if key.startswith(_GIT_COMMANDS):
+            found.append(value.lstrip("!"))
+    return tuple(found)

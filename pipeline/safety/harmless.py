@@ -56,6 +56,8 @@ def understood(subject: Subject, allow: AllowList, *, functions: Iterable[str] =
     reason = _flags(entry, base, subject) or _words(entry, subject, words[used:]) or _writes(entry, subject)
     if reason is None and name in DECLARERS:
         reason = assignments_ok(w for w in inv.argv[1:] if "=" in w)
+    if reason is None and name == "git":
+        reason = _git_settings(inv.argv[1:])
     if reason:
         return reason
     if entry.code is not None and code_reason is not None:
@@ -119,6 +121,23 @@ def _writes(entry: AllowEntry, subject: Subject) -> str | None:
         for word in words:
             if not write_ok(subject, word, entry.write_targets):
                 return _outside(entry)
+    return None
+
+
+# git settings that only change how git looks or who commits; any other key may name a program.
+_GIT_HARMLESS = ("color.", "user.name", "user.email", "advice.", "log.", "format.", "column.", "core.quotepath", "core.autocrlf", "init.defaultbranch", "pull.rebase", "pull.ff", "push.default", "push.autosetupremote", "i18n.", "merge.conflictstyle", "diff.renames", "diff.algorithm", "diff.colormoved", "branch.sort", "tag.sort", "status.", "fetch.prune", "rebase.autostash", "help.autocorrect")
+
+
+def _git_settings(args: tuple[str, ...]) -> str | None:
+    """`git -c KEY=VALUE ...` and `git config KEY VALUE`: only keys that cannot run anything."""
+    keys = [args[i + 1].split("=", 1)[0] for i, w in enumerate(args[:-1]) if w == "-c"]
+    if "config" in args:
+        rest = [w for w in args[args.index("config") + 1 :] if not w.startswith("-")]
+        if len(rest) >= 2:
+            keys.append(rest[0])
+    for key in keys:
+        if not key.lower().startswith(_GIT_HARMLESS):
+            return f"caro does not know what the git setting {shown(key)} does; some settings name a program to run"
     return None
 
 

@@ -25,7 +25,7 @@ __all__ = ["SHAPES", "Rule", "RuleSet", "Subject", "default_rules_path"]
 SHAPES = frozenset(
     {
         "fork_bomb", "background_loop", "unparsable", "too_deep", "shell_out", "differential", "unchecked", "hidden_characters",
-        "arithmetic_code", "download_run", "reverse_shell", "fetched_code", "decoded_code", "split_word",
+        "arithmetic_code", "download_run", "reverse_shell", "fetched_code", "decoded_code", "split_word", "secret_socket",
     }
 )
 _SOURCES = ("operands", "first_operand", "last_operand", "sources", "after_first", "found", "redirect_out", "redirect_in")

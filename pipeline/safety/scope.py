@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass, field
 
 from pipeline.safety.flags import Options
-from pipeline.shell.script import Assignment
+from collections.abc import Sequence
+
+from pipeline.shell.script import Assignment, Redirect
 from pipeline.shell.unwrap import Invocation
 from pipeline.shell.words import DYNAMIC, is_dynamic
 
@@ -35,6 +37,7 @@ class Scope:
     history: dict[str, list[str]] = field(default_factory=dict)  # every value assigned, static or not
     downloads: set[str] = field(default_factory=set)  # names of files written by downloaders
     choices: dict[str, list[str]] = field(default_factory=dict)  # the values a loop variable takes in turn
+    scripts: dict[str, str] = field(default_factory=dict)  # files this line wrote with known text
 
     def assign(self, assignment: Assignment) -> None:
         value = assignment.value
@@ -129,6 +132,24 @@ class Scope:
         for name in names:
             if name and name != "-":
                 self.downloads.add(posixpath.basename(name.rstrip("/")))
+
+    def note_script(self, inv: Invocation, redirects: Sequence[Redirect], written: tuple[str, ...]) -> None:
+        """Remember what `echo TEXT > f`, `printf TEXT > f` and `cat > f <<EOF` write, in case `f` is run next."""
+        if not written:
+            return
+        text = None
+        if inv.name in ("echo", "printf"):
+            text = " ".join(w for w in inv.argv[1:] if not w.startswith("-")).replace("\\n", "\n")
+        elif inv.name in ("cat", "tee"):
+            text = next((r.target for r in redirects if r.op in ("<<", "<<-", "<<<")), None)
+        if text is not None and not is_dynamic(text):
+            for name in written:
+                self.scripts[posixpath.basename(name)] = text
+
+    def script_text(self, inv: Invocation) -> tuple[str, ...]:
+        """The text of a file this line wrote, when the command runs it (`sh f`, `./f`, `. f`)."""
+        names = [w for w in (inv.script_file, inv.program) if w]
+        return tuple(self.scripts[n] for n in (posixpath.basename(w) for w in names) if n in self.scripts)
 
     def downloaded(self, word: str | None) -> bool:
         """Whether `word` names a file this line downloaded."""

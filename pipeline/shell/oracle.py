@@ -63,7 +63,10 @@ def bash_reading(text: str) -> Reading:
     path = _bash()
     if path is None or len(text) > MAX_TEXT or "\x00" in text:
         return Reading(Verdict.UNAVAILABLE)
-    return _cached(path, text)
+    return _cached(path, text) if len(text) <= _CACHE_TEXT else _ask(path, text)  # big texts are not kept
+
+
+_CACHE_TEXT = 4096
 
 
 @lru_cache(maxsize=1024)

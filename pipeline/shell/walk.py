@@ -252,14 +252,17 @@ class Walker(VariableWalk):
         if len(inner) != 1 or inner[0].type != "command":
             return None
         words = [c for c in inner[0].children if c.is_named]
-        if not words or words[0].type != "command_name" or self.text(words[0]) != "echo":
+        if not words or words[0].type != "command_name" or self.text(words[0]) not in ("echo", "printf", "ls"):
             return None
+        if self.text(words[0]) == "ls":  # `$(ls -d /*)`: the paths its words name
+            named = [render_word(w, self.src) for w in words[1:] if not self.text(w).startswith("-")]
+            return named if named and all(DYNAMIC not in w for w in named) else None
         if any(w.type not in ("word", "raw_string", "string") or (w.type == "string" and w.named_child_count > 1) for w in words[1:]):
             return None
         rendered = [render_word(w, self.src) for w in words[1:]]
-        if any(r.startswith("-") or DYNAMIC in r for r in rendered):
+        if any(r.startswith("-") or DYNAMIC in r or "%" in r for r in rendered):
             return None
-        return " ".join(rendered).split()
+        return " ".join(rendered).replace("\\n", " ").split()
 
     def _command(self, node: tree_sitter.Node, ctx: Ctx, extra: list[tree_sitter.Node] | tuple[()], stack: Stack) -> None:
         index = len(self.commands)
