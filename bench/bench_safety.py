@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from pipeline.safety import RuleSet, assess, default_rules_path
 from pipeline.shell import parse_script
+from pipeline.safety.faithful import is_plain
+from pipeline.shell.oracle import _cached as oracle_cache
 from pipeline.shell.oracle import available, bash_reading
 from pipeline.values import SafetyLevel, Shell
 
@@ -106,7 +108,15 @@ def main() -> None:
     print(f"parse_script (floor):  {summary(parse_times)}")
     print(f"assess, no oracle:     {summary(plain_times)}")
     if available():
-        print(f"assess, bash oracle:   {summary(oracle_times)}")
+        print(f"assess, bash oracle:   {summary(oracle_times)}  (readings cached per text)")
+
+        def uncached(command: str) -> object:
+            oracle_cache.cache_clear()
+            return judge(command)
+
+        fresh_times = timed(uncached, items)
+        asked = sum(not is_plain(c, parse_script(c)) for c in items)
+        print(f"assess, oracle, fresh: {summary(fresh_times)}  ({asked / len(items):.1%} of these commands are not plain)")
         calls = timed(lambda c: bash_reading(c + " # " + str(time.perf_counter_ns())), ["ls -la $(pwd)"] * 50)
         print(f"one bash oracle call:  median {statistics.median(calls):8.1f} us (uncached)")
     else:
