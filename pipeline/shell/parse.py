@@ -67,11 +67,16 @@ def _parser() -> tree_sitter.Parser:
     return parser
 
 
-def parse_script(command: str) -> Script:
-    """Parse a command line and collect every simple command in it, however deeply nested."""
+def parse_script(command: str, *, printed: bool = False) -> Script:
+    """Parse a command line and collect every simple command in it, however deeply nested.
+
+    `printed=True` replaces `$(echo WORDS)`, `$(printf TEXT)` and `$(ls -d PATHS)` by the words
+    they print (the safety validator's reading: `$(echo rm) -rf ~` runs rm); by default a
+    substitution stays a marker, as written.
+    """
     src = parser_safe(join_continuations(command)).encode("utf-8")
     tree = _parser().parse(src)
-    walker = Walker(src)
+    walker = Walker(src, printed=printed)
     walker.walk(tree.root_node)
     ok = not tree.root_node.has_error
     bodies: dict[str, list[int]] = {}

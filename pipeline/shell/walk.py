@@ -83,8 +83,9 @@ def _width(node: tree_sitter.Node) -> int:
 class Walker(VariableWalk):
     """Collects commands, redirects, assignments, functions and arithmetic names of one tree."""
 
-    def __init__(self, src: bytes) -> None:
+    def __init__(self, src: bytes, *, printed: bool = False) -> None:
         self.src = src
+        self.printed = printed  # replace `$(echo WORDS)` by its words
         self.commands: list[SimpleCommand] = []
         self.declarations: list[SimpleCommand] = []
         self.redirects: list[Redirect] = []
@@ -227,7 +228,7 @@ class Walker(VariableWalk):
 
     def _words(self, child: tree_sitter.Node) -> list[str]:
         """The words one argument node becomes: one, or several after brace expansion."""
-        if child.type == "command_substitution":
+        if child.type == "command_substitution" and self.printed:
             echoed = self._echoed(child)
             if echoed is not None:
                 return echoed
