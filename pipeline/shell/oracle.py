@@ -6,7 +6,9 @@ Bash can print its own reading of a text without running any of it: a function i
 the environment (`BASH_FUNC_name%%='() { TEXT }'`) is parsed, never executed, and bash refuses
 the import outright when the text would end the function early and run something after it (the
 Shellshock fix, CVE-2014-6271 and its follow-ups). `declare -f name` then prints the body in
-bash's canonical form. The only thing that runs is `declare -f`.
+bash's canonical form. The only thing that runs is `declare -f`. A bash from before that fix
+does not know the `BASH_FUNC_name%%` form at all, so it imports nothing, fails the self-test and
+is never used; PATH points nowhere, so not even a builtin-less command could be found.
 
 Spawning bash costs about a millisecond, so the safety validator asks only about text that is
 not `plain`: words, simple quotes, `$NAME`, pipes, lists and simple redirects, which both
