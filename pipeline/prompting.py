@@ -155,7 +155,7 @@ def build_prompt(
     examples: Sequence[tuple[str, str]],
     summaries: Sequence[tuple[str, str]],
 ) -> Prompt:
-    """The generation prompt: the shared rules and context first, then this request's examples, notes and text."""
+    """The generation prompt: the shared rules and context first, then this request's notes, examples and text."""
     return Prompt(
         system=_system_text(platform, installed),
         user=request,

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.backends.base import BackendFailure, Prompt, cancel_on
-from pipeline.backends.llama_cpp import FairLock, LlamaCppBackend, threads_now, usable_cores
+from pipeline.backends.llama_cpp import LlamaCppBackend
+from pipeline.backends.sharing import FairLock, threads_now, usable_cores
 from pipeline.errors import ExitCode
 from tests.serving import alive, caro, service_pid, wait_until
 from tests.tiny_model import LIST_FILES, TINY_MODEL, needs_tiny_model
@@ -138,7 +139,7 @@ def test_threads_follow_the_cores_this_process_may_use() -> None:
     assert 1 <= threads_now() <= usable_cores()
     assert LlamaCppBackend("/nonexistent.gguf").n_threads == 0  # automatic: chosen for each generation
     # A process confined to one core uses one thread, however many the machine has.
-    probe = "from pipeline.backends.llama_cpp import threads_now, usable_cores; print(usable_cores(), threads_now())"
+    probe = "from pipeline.backends.sharing import threads_now, usable_cores; print(usable_cores(), threads_now())"
     done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["1", "1"]
 

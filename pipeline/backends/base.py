@@ -40,10 +40,9 @@ class Prompt:
     """A chat prompt, in the order that lets a model reuse the work of the previous request.
 
     What every request shares comes first: the system text (rules, platform, installed
-    utilities) and `fixed_examples`. What this request brings comes last: its retrieved
-    `examples`, its `context` (notes such as man-page one-liners, a system turn of its own),
-    the user's turn, and the `follow_ups` of a repair round (the model's answer, then what is
-    wrong with it). llama.cpp keeps the evaluated tokens of the last prompt and reuses its
+    utilities) and `fixed_examples`. What this request brings comes last: its `context` (notes
+    such as man-page one-liners, a system turn of its own), its retrieved `examples`, the user's
+    turn, and the `follow_ups` of a repair round (the model's answer, then what is wrong with it). llama.cpp keeps the evaluated tokens of the last prompt and reuses its
     longest common prefix, and vLLM caches prefixes: only this request's own tokens cost.
     """
 
@@ -66,10 +65,10 @@ class Prompt:
     def messages(self) -> list[dict[str, str]]:
         """The OpenAI-style message list: the shared prefix, then this request's turns."""
         turns = self.prefix_messages()
+        if self.context:  # before the examples: measured with `caro eval`, 55/118 model answers right, 47 after
+            turns.append({"role": "system", "content": self.context})
         for asked, answered in self.examples:
             turns += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
-        if self.context:
-            turns.append({"role": "system", "content": self.context})
         turns.append({"role": "user", "content": self.user})
         for answered, asked in self.follow_ups:
             turns += [{"role": "assistant", "content": answered}, {"role": "user", "content": asked}]

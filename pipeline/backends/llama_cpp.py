@@ -20,10 +20,8 @@ using at the moment of the request, at least one (`threads_now`), unless configu
 from __future__ import annotations
 
 import atexit
-import collections
 import ctypes
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from pipeline.backends.base import (
     off_the_clock,
     parse_command_reply,
 )
+from pipeline.backends.sharing import FairLock, threads_now, usable_cores
 from pipeline.values import GenerationErrorKind
 
 NAME = "llama_cpp"
@@ -58,75 +57,6 @@ class LoadParams:
     n_threads: int  # for generating and for evaluating prompts
     n_gpu_layers: int
     seed: int
-
-
-def usable_cores() -> int:
-    """How many cores this process may run on (its CPU affinity, which a container or `taskset` narrows)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # no affinity on this platform
-        return max(1, os.cpu_count() or 1)
-
-
-def _runnable() -> int | None:
-    """How many threads the whole machine has ready to run right now (the kernel's count), or None."""
-    try:
-        with open("/proc/loadavg", encoding="ascii") as handle:
-            return int(handle.read().split()[3].split("/")[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def threads_now(cores: int | None = None) -> int:
-    """Threads for the next generation: the usable cores that other work leaves free, at least one.
-
-    llama.cpp's threads meet at every step of a generation, so a thread whose core another
-    process holds makes the others wait for its time slice: measured on 2 cores under load,
-    2 threads took a median 13 s where 1 took 2.3 s for the same answers, and on an idle
-    machine 2 were faster. The kernel's count of runnable threads is sampled a few times and
-    the least is taken, so a passing spike does not count but a busy process (a build, a
-    `yes`) does; the calling thread itself is one of them.
-    """
-    limit = usable_cores() if cores is None else cores
-    samples = []
-    for _ in range(3):
-        count = _runnable()
-        if count is None:
-            return limit
-        samples.append(count)
-        time.sleep(0.001)
-    return max(1, min(limit, usable_cores() - (min(samples) - 1)))
-
-
-class FairLock:
-    """A lock granted in the order it was asked for: one model, many clients, first come first served."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._held = False
-        self._waiting: collections.deque[threading.Event] = collections.deque()
-
-    def acquire(self, timeout: float | None = None) -> bool:
-        with self._guard:
-            if not self._held and not self._waiting:
-                self._held = True
-                return True
-            turn = threading.Event()
-            self._waiting.append(turn)
-        if turn.wait(timeout):
-            return True
-        with self._guard:
-            if turn.is_set():  # handed over just as the wait ended
-                return True
-            self._waiting.remove(turn)
-            return False
-
-    def release(self) -> None:
-        with self._guard:
-            if self._waiting:
-                self._waiting.popleft().set()  # handed straight to the next in line: it stays held
-            else:
-                self._held = False
 
 
 @dataclass
