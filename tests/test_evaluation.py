@@ -104,3 +104,11 @@ def test_eval_reports_an_unloadable_fixture_builder(tmp_path: Path, capsys) -> N
     assert main(["eval", str(DEVSET / "devset.jsonl"), "--fixtures", str(broken), "--limit", "1"]) == 1
     err = capsys.readouterr().err
     assert "cannot load the fixture builder" in err and "RuntimeError" in err and "Traceback" not in err
+
+
+def test_eval_model_path_keeps_only_what_the_model_is_asked(capsys) -> None:
+    args = ["eval", str(DEVSET / "devset.jsonl"), "--model-path", "--sample", "12", "--output", "json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["overall"]["total"] == 12
+    assert set(report["by_source"]) == {"none"}  # no model configured: nothing answers them

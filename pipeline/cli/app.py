@@ -233,6 +233,13 @@ def eval_(
         Optional[int],
         typer.Option("--sample", min=1, help="An evenly spread sample of N cases (each category keeps its share)."),
     ] = None,
+    needs_model: Annotated[
+        bool,
+        typer.Option(
+            "--model-path",
+            help="Only the cases the static table and passthrough do not answer: what the model is asked (before --sample).",
+        ),
+    ] = False,
     output: OutputOpt = None,
     config: ConfigOpt = None,
 ) -> int:
@@ -245,7 +252,7 @@ def eval_(
         raise usage_error("--mode must be pipeline or model")
     return run_eval(
         suites=suites, mode=mode, limit=limit, show_failures=failures, output=output, config=config,
-        fixtures=fixtures, sample_size=sample_size,
+        fixtures=fixtures, sample_size=sample_size, needs_model=needs_model,
     )
 
 

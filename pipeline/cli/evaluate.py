@@ -21,6 +21,7 @@ def run_eval(
     config: Path | None,
     fixtures: Path | None = None,
     sample_size: int | None = None,
+    needs_model: bool = False,
 ) -> int:
     """Evaluate the suites; the exit code is 0 (the report is the result, whatever the rate)."""
     from pipeline.evaluation import ExecutionJudge, bare_model, evaluate, load_builder, load_suite, sample
@@ -35,6 +36,10 @@ def run_eval(
             cases.extend(load_suite(suite))
         except (OSError, ValueError) as exc:
             raise CaroError(f"cannot read the suite {suite.name} ({exc if isinstance(exc, ValueError) else type(exc).__name__})", code="suite_unreadable") from None
+    if needs_model:
+        from pipeline.evaluation import model_path
+
+        cases = model_path(cases, settings["extra_static_tables"])
     if sample_size is not None:
         cases = sample(cases, sample_size)
     if limit is not None:

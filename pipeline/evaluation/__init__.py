@@ -7,10 +7,10 @@ overall, per category and per source, for each judge and combined.
 
 from pipeline.evaluation.judges import ExecutionJudge, ExecutionVerdict, judge, load_builder
 from pipeline.evaluation.report import Outcome, Report
-from pipeline.evaluation.runner import BARE_SYSTEM, bare_model, evaluate
+from pipeline.evaluation.runner import BARE_SYSTEM, bare_model, evaluate, model_path
 from pipeline.evaluation.suites import EvalCase, JudgeKind, Rule, load_suite, sample
 
 __all__ = [
     "BARE_SYSTEM", "EvalCase", "ExecutionJudge", "ExecutionVerdict", "JudgeKind", "Outcome", "Report", "Rule",
-    "bare_model", "evaluate", "judge", "load_builder", "load_suite", "sample",
+    "bare_model", "evaluate", "judge", "load_builder", "load_suite", "model_path", "sample",
 ]

@@ -39,6 +39,19 @@ def evaluate(
     return report
 
 
+def model_path(cases: Iterable[EvalCase], extra_tables: Iterable[str] = ()) -> list[EvalCase]:
+    """The cases that reach the model: neither the static table nor passthrough answers them."""
+    from pathlib import Path
+
+    from pipeline.passthrough import looks_like_command
+    from pipeline.platform import resolve_platform
+    from pipeline.static.table import StaticTable, default_table_paths
+
+    table = StaticTable.load([*default_table_paths(), *map(Path, extra_tables)])
+    platform = resolve_platform(None, None)
+    return [c for c in cases if not looks_like_command(c.request) and table.match(c.request, platform) is None]
+
+
 def _options(case: EvalCase, execution: ExecutionJudge | None) -> RequestOptions | None:
     """Request options that put the user in the case's fixture, or None to ask from here."""
     if execution is None or execution.builder is None or case.fixture is None:
