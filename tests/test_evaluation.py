@@ -112,3 +112,18 @@ def test_eval_model_path_keeps_only_what_the_model_is_asked(capsys) -> None:
     report = json.loads(capsys.readouterr().out)
     assert report["overall"]["total"] == 12
     assert set(report["by_source"]) == {"none"}  # no model configured: nothing answers them
+
+
+def test_sample_is_exact_even_and_deterministic() -> None:
+    from collections import Counter
+
+    from pipeline.evaluation import sample
+
+    cases = load_suite(DEVSET / "devset.jsonl")
+    per_category = Counter(c.category for c in cases)
+    for size in (9, 24, 60, 100):
+        chosen = sample(cases, size)
+        assert len(chosen) == size == len({c.id for c in chosen}) and chosen == sample(cases, size)
+        got = Counter(c.category for c in chosen)
+        for name, count in per_category.items():
+            assert abs(got[name] - size * count / len(cases)) < 1

@@ -105,17 +105,23 @@ def load_suite(path: Path) -> list[EvalCase]:
 
 
 def sample(cases: list[EvalCase], size: int) -> list[EvalCase]:
-    """An evenly spread, deterministic sample: each category keeps its share, every k-th case."""
+    """An evenly spread, deterministic sample of exactly `size` cases: each category keeps its
+    share (largest remainders get the odd places), and within a category every k-th case."""
     if size >= len(cases):
         return list(cases)
     by_category: dict[str, list[EvalCase]] = {}
     for case in cases:
         by_category.setdefault(case.category, []).append(case)
+    exact = {name: size * len(members) / len(cases) for name, members in by_category.items()}
+    shares = {name: int(value) for name, value in exact.items()}
+    for name in sorted(exact, key=lambda n: (shares[n] - exact[n], n))[: size - sum(shares.values())]:
+        shares[name] += 1
     chosen: list[EvalCase] = []
-    for members in by_category.values():
-        share = max(1, round(size * len(members) / len(cases)))
-        step = len(members) / share
-        chosen.extend(members[int(i * step)] for i in range(min(share, len(members))))
+    for name, members in by_category.items():
+        share = shares[name]
+        if share:
+            step = len(members) / share
+            chosen.extend(members[int(i * step)] for i in range(share))
     order = {id(case): n for n, case in enumerate(cases)}
     chosen.sort(key=lambda c: order[id(c)])
-    return chosen[:size]
+    return chosen
