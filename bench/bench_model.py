@@ -41,7 +41,8 @@ def main() -> None:
 
     from pipeline.backends.base import BackendChain, command_schema
     from pipeline.backends.chain import catalogue_model_path
-    from pipeline.backends.llama_cpp import LlamaCppBackend, _prime
+    from pipeline.backends.llama_cpp import LlamaCppBackend, _prime, _set_threads
+    from pipeline.backends.sharing import threads_now
     from pipeline.service import Caro, RequestOptions
     from pipeline.values import TextKind
 
@@ -54,6 +55,7 @@ def main() -> None:
     caro = Caro(llm_chain=BackendChain((backend,)))
 
     def bare(prompt) -> float:
+        _set_threads(llama, threads_now())  # the threads the pipeline's backend would choose now
         _prime(llama, prompt)  # untimed: the shared prefix is there, nothing of this request
         start = time.perf_counter()
         llama.create_chat_completion(

@@ -45,6 +45,9 @@ MODEL_REQUESTS = [
     "show the numbers from 1 to 20 in reverse",
     "print my user id and group id",
     "count the words in notes.txt",
+    "convert notes.txt to upper case",
+    "print the number of CPU cores",
+    "show the first 5 characters of each line in names.txt",
 ]
 
 
@@ -102,10 +105,12 @@ def _prompt_tokens(llama, prompt) -> tuple[int, int]:
     return full, shared
 
 
-def model_answers(env: dict[str, str], model: str, runs: int) -> None:
+def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
+    """Print the model figures; the requests the model answers (not the static table)."""
     from pipeline.backends.base import command_schema
     from pipeline.backends.chain import catalogue_model_path
-    from pipeline.backends.llama_cpp import LlamaCppBackend, _prime
+    from pipeline.backends.llama_cpp import LlamaCppBackend, _prime, _set_threads
+    from pipeline.backends.sharing import threads_now
     from pipeline.service import Caro, RequestOptions
     from pipeline.values import TextKind
 
@@ -117,11 +122,13 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> None:
     for request in MODEL_REQUESTS:
         inputs = caro.inputs(request, TextKind.REQUEST, RequestOptions())
         prompt = caro.driver.execute(["generation_prompt"], inputs=inputs)["generation_prompt"]
-        if prompt is not None:
+        if prompt is not None:  # not answered by the static table
             prompts[request] = prompt
+    requests = list(prompts)
     _prime(llama, next(iter(prompts.values())))
 
     def bare(prompt) -> float:
+        _set_threads(llama, threads_now())  # the service's choice of threads for a generation
         _prime(llama, prompt)  # untimed: the context holds the shared prefix and nothing of this request
         start = time.perf_counter()
         llama.create_chat_completion(
@@ -135,7 +142,7 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> None:
     model_env = {**env, "CARO_BACKEND": "llama_cpp", "CARO_MODEL": str(path)}
     _run([CARO, "serve", "--stop"], env)
     cold_table = _run([CARO, "--output", "json", TABLE], model_env)[0]
-    cold_model = _run([CARO, "--output", "json", MODEL_REQUESTS[0]], model_env)[0]
+    cold_model = _run([CARO, "--output", "json", requests[0]], model_env)[0]
     print(f"\nfirst request of a cold service: table answer {cold_table * 1000:.0f} ms;"
           f" then the first model answer (loads the model, evaluates the shared prefix) {cold_model:.2f} s")
 
@@ -170,10 +177,11 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> None:
               f" {statistics.median(r[1] / r[2] for r in plain):.2f}, service p50 {statistics.median(r[1] for r in plain):.3f} s")
     print(f"prompt: {statistics.median(r[4] for r in rows):.0f} tokens (p50), {statistics.median(r[5] / r[4] for r in rows):.0%} of it"
           " shared and cached; the rest is each request's own")
-    concurrent(env, model_env)
+    concurrent(env, model_env, requests)
+    return requests
 
 
-def concurrent(env: dict[str, str], model_env: dict[str, str]) -> None:
+def concurrent(env: dict[str, str], model_env: dict[str, str], requests: list[str]) -> None:
     def timed(argv: list[str], case_env: dict[str, str]) -> float:
         return _run(argv, case_env)[0]
 
@@ -181,7 +189,7 @@ def concurrent(env: dict[str, str], model_env: dict[str, str]) -> None:
         ("table answers", [CARO, TABLE], env),
         ("model answers", None, model_env),
     ):
-        calls = [argv or [CARO, "--output", "json", MODEL_REQUESTS[i + 1]] for i in range(4)]
+        calls = [argv or [CARO, "--output", "json", requests[(i + 1) % len(requests)]] for i in range(4)]
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=4) as pool:
             each = list(pool.map(lambda a: timed(a, case_env), calls))
@@ -189,13 +197,13 @@ def concurrent(env: dict[str, str], model_env: dict[str, str]) -> None:
         print(f"4 concurrent clients, {label}: all answered in {wall * 1000:.0f} ms; each {', '.join(f'{s * 1000:.0f}' for s in each)} ms")
 
 
-def busy(model_env: dict[str, str], count: int) -> None:
+def busy(model_env: dict[str, str], requests: list[str], count: int) -> None:
     hogs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(2)]
     try:
         time.sleep(1)
         got, times = 0, []
         for i in range(count):
-            seconds, done = _run([CARO, "--output", "json", MODEL_REQUESTS[i % len(MODEL_REQUESTS)]], model_env)
+            seconds, done = _run([CARO, "--output", "json", requests[i % len(requests)]], model_env)
             data = json.loads(done.stdout)
             times.append(seconds)
             got += data["command"] is not None
@@ -221,12 +229,12 @@ def main() -> None:
     try:
         fast_paths(env, args.runs)
         if not args.no_model:
-            model_answers(env, args.model, args.model_runs)
+            requests = model_answers(env, args.model, args.model_runs)
             if args.busy:
                 from pipeline.backends.chain import catalogue_model_path
 
                 path = catalogue_model_path(args.model) if not args.model.endswith(".gguf") else Path(args.model)
-                busy({**env, "CARO_BACKEND": "llama_cpp", "CARO_MODEL": str(path)}, args.busy)
+                busy({**env, "CARO_BACKEND": "llama_cpp", "CARO_MODEL": str(path)}, requests, args.busy)
     finally:
         _run([CARO, "serve", "--stop"], env)
         shutil.rmtree(runtime, ignore_errors=True)

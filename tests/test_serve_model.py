@@ -183,3 +183,16 @@ def test_a_model_that_crashes_takes_the_service_down_not_the_client(tmp_path: Pa
     assert as_json.returncode == ExitCode.ERROR and json.loads(as_json.stdout)["error"]["code"] == "model_crashed"
     # Requests that need no model are answered by the next service as usual.
     assert caro("check", "ls", env=env).returncode == 0 and service_pid() not in (None, pid)
+
+
+@needs_tiny_model
+def test_the_readmes_first_command_is_answered_on_a_fresh_machine(tmp_path: Path) -> None:
+    # A new CARO_HOME, no service running, nothing configured but the (small, installed) model.
+    assert service_pid() is None
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    request = "print the current date in ISO 8601 format"
+    assert f'caro "{request}"' in readme
+    done = caro(request, env={"CARO_BACKEND": "llama_cpp", "CARO_MODEL": "smollm2-135m"}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 and done.stdout.strip()
+    assert "Traceback" not in done.stderr and service_pid() is not None
