@@ -77,6 +77,10 @@ AGREED = [
     ["check", "-o", "plain", "-", "x"],
     ["find", "files", "-"],
     [],
+    ["run", "list", "files"],  # `caro run REQUEST` is `caro REQUEST` (issue 12, finding 7)
+    ["run", "--output", "json", "ls -la"],
+    ["-o", "json", "run", "-x", "--", "ls", "-la"],
+    ["help", "me", "find", "large", "files"],  # help followed by no command's name: a request
 ]
 
 
@@ -93,7 +97,8 @@ DEFERRED = [
     ["--output", "xml", "ls"], ["--shell", "fish", "ls"],  # bad choices: typer's message
     ["--prompt"], ["--output", "-x", "ls"],  # a missing value, or one that looks like an option
     ["check", "-x", "ls"], ["check", "-p", "ls"],  # options that check does not have
-    ["config", "show"], ["run", "list", "files"], ["help"], ["serve", "--status"], ["dag"],  # subcommands
+    ["config", "show"], ["help"], ["help", "check"], ["serve", "--status"], ["dag"],  # subcommands, help
+    ["run", "--help"], ["run", "-h", "ls"],
 ]
 
 

@@ -13,8 +13,10 @@ from typer import Abort, Exit
 try:  # typer >= 0.26
     from typer._click.core import Context
     from typer._click.exceptions import ClickException, UsageError
+    from typer._click.formatting import HelpFormatter
 except ImportError:  # pragma: no cover - typer < 0.26
     from click import Context  # type: ignore[no-redef]
     from click.exceptions import ClickException, UsageError  # type: ignore[no-redef]
+    from click.formatting import HelpFormatter  # type: ignore[no-redef]
 
-__all__ = ["Abort", "ClickException", "Context", "Exit", "UsageError"]
+__all__ = ["Abort", "ClickException", "Context", "Exit", "HelpFormatter", "UsageError"]

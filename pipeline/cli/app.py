@@ -6,6 +6,9 @@ Thin by design: each command parses options, calls the library, and renders. Hea
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Container
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,23 +16,45 @@ import typer
 import typer.core
 
 from pipeline import __version__
-from pipeline.cli._click import Context
+from pipeline.cli._click import Context, HelpFormatter
+from pipeline.errors import ExitCode
 from pipeline.cli.options import ConfigOpt, OutputOpt, SafetyOpt, ShellOpt
 from pipeline.integration import InitShell
 
 DEFAULT_COMMAND = "run"
 
 
+def help_route(args: list[str], commands: Container[str]) -> list[str] | None:
+    """`caro help [COMMAND [SUBCOMMAND]]` as the arguments that show that help; None when `args` is not that.
+
+    Only `help` alone or followed by a command's name: `caro help me find large files` stays a request.
+    """
+    if not args or args[0] != "help" or (len(args) > 1 and args[1] not in commands):
+        return None
+    return [*args[1:], "--help"]
+
+
+def _nothing_piped() -> bool:
+    """Whether stdin is a terminal (or absent): a request can only come from the arguments."""
+    return sys.stdin is None or sys.stdin.isatty()
+
+
 class RequestRoutingGroup(typer.core.TyperGroup):
     """A group whose first positional word picks a subcommand, or else is the start of a request.
 
-    `caro list files` runs `run list files`; `caro config show` runs the config command;
-    `caro -- config show` forces a request. Options before a subcommand's name move after it,
-    so `caro --output json check CMD` works like `caro check --output json CMD`.
+    `caro list files` runs `run list files`, and so does `caro run list files`; `caro config
+    show` runs the config command; `caro -- config show` forces a request. Options before a
+    subcommand's name move after it, so `caro --output json check CMD` works like `caro check
+    --output json CMD`. `caro help [COMMAND...]` is `caro [COMMAND...] --help`, and `caro` alone
+    at a terminal (nothing piped in) prints the help on stderr and exits 2: there is no request.
     (`pipeline/cli/fast.py` routes the same way without typer; a test keeps the two in step.)
     """
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        if not args and _nothing_piped() and os.environ.get("CARO_OUTPUT", "").strip().lower() in ("", "plain"):
+            sys.stderr.write(ctx.get_help() + "\n")
+            ctx.exit(int(ExitCode.USAGE))
+        args = help_route(args, self.commands) or args
         if args and args[0] in ("-h", "--help", "--version"):
             return super().parse_args(ctx, args)
         return super().parse_args(ctx, self._route(args))
@@ -44,10 +69,28 @@ class RequestRoutingGroup(typer.core.TyperGroup):
             if word.startswith("-") and len(word) > 1:
                 index += 2 if word in takes_value else 1
                 continue
-            if word in self.commands and word != DEFAULT_COMMAND:
+            if word in self.commands:  # `run` too: `caro run REQUEST` is `caro REQUEST`
                 return [word, *args[:index], *args[index + 1 :]]
             break
         return [DEFAULT_COMMAND, *args]
+
+    def format_usage(self, ctx: Context, formatter: HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[OPTIONS] REQUEST...")
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="   or: ")
+
+    def format_options(self, ctx: Context, formatter: HelpFormatter) -> None:
+        """The options of a request first (they are what `caro REQUEST` takes), then caro's own and the commands."""
+        run = self.commands[DEFAULT_COMMAND]
+        rows = [
+            record
+            for param in run.get_params(ctx)
+            if getattr(param, "param_type_name", "") == "option" and "--help" not in param.opts
+            for record in (param.get_help_record(ctx),)
+            if record is not None
+        ]
+        with formatter.section("Options of a request (caro [OPTIONS] REQUEST...)"):
+            formatter.write_dl(rows)
+        super().format_options(ctx, formatter)
 
     def _options_with_values(self) -> set[str]:
         run = self.commands[DEFAULT_COMMAND]
@@ -62,8 +105,10 @@ app = typer.Typer(
     name="caro",
     help=(
         "Turn a plain-language request into a safe POSIX shell command.\n\n"
-        'Usage: caro [OPTIONS] REQUEST...  (for example: caro "find python files modified last week")\n\n'
-        "A first word that names a command below runs that command; `caro -- WORDS` forces a request."
+        'For example: caro "find python files modified last week". The request comes from the words,'
+        " from -p, or from stdin when it is piped.\n\n"
+        "A first word that names a command below runs that command (`caro run REQUEST` is `caro REQUEST`);"
+        " `caro -- WORDS` forces a request. `caro help COMMAND` shows a command's help."
     ),
     add_completion=False,
     rich_markup_mode=None,

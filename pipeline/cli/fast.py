@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 # The typer app's command names: a first positional word among them is not a request.
 COMMANDS = ("run", "check", "explain", "init", "dag", "eval", "serve", "config", "model", "telemetry")
-# Words the fast path leaves to typer even where they are not commands today.
-_NOT_REQUESTS = (*COMMANDS, "help")
 
 CHOICES = {
     "output": ("plain", "json", "yaml"),
@@ -56,6 +54,10 @@ def parse(argv: list[str]) -> dict[str, Any] | None:
         return {"command": "version"}
     if argv and argv[0] in ("-h", "--help", "--version"):
         return None
+    if not argv and (sys.stdin is None or sys.stdin.isatty()):
+        return None  # `caro` alone at a terminal: typer prints the usage
+    if argv[:1] == ["help"] and (len(argv) == 1 or argv[1] in COMMANDS):
+        return None  # `caro help [COMMAND]` (`caro help me find ...` is a request)
     index = 0
     while index < len(argv):  # the routing of RequestRoutingGroup._route
         word = argv[index]
@@ -64,9 +66,9 @@ def parse(argv: list[str]) -> dict[str, Any] | None:
         if word.startswith("-") and len(word) > 1:
             index += 2 if RUN_OPTIONS.get(word, ("", "flag"))[1] != "flag" else 1
             continue
-        if word == "check":
-            return _parse_command("check", [*argv[:index], *argv[index + 1 :]], CHECK_OPTIONS)
-        if word in _NOT_REQUESTS:
+        if word in ("run", "check"):  # `caro run REQUEST` is `caro REQUEST`
+            return _parse_command(word, [*argv[:index], *argv[index + 1 :]], RUN_OPTIONS if word == "run" else CHECK_OPTIONS)
+        if word in COMMANDS:
             return None
         break
     return _parse_command("run", argv, RUN_OPTIONS)
