@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pipeline.telemetry.builders import generation_events
 from pipeline.telemetry.declare import emits
 from pipeline.telemetry.events import EventType
@@ -15,10 +17,11 @@ from pipeline.values import (
     SafetyLevel,
     SafetyVerdict,
     Source,
+    TextKind,
 )
 
 def _warnings(
-    candidate: Candidate, verdict: SafetyVerdict, safety_level: SafetyLevel, generation: Generation
+    candidate: Candidate, verdict: SafetyVerdict, safety_level: SafetyLevel, generation: Generation, text_kind: TextKind
 ) -> tuple[str, ...]:
     notes: list[str] = []
     if candidate.source is Source.LLM:
@@ -29,7 +32,8 @@ def _warnings(
         for f in generation.failures
         if candidate.source is Source.LLM
     )
-    if candidate.source is Source.PASSTHROUGH:
+    if candidate.source is Source.PASSTHROUGH and text_kind is TextKind.REQUEST:
+        # Worth saying only where a request was expected (`caro check` and `caro explain` judge a command by design).
         notes.append("the text was taken as a shell command: it was judged, not generated")
     if not verdict.parsed:
         notes.append("the command could not be fully parsed as shell, so it is not trusted")
@@ -49,6 +53,7 @@ def result(
     safety_verdict: SafetyVerdict | None,
     refined_generation: Generation,
     safety_level: SafetyLevel,
+    text_kind: TextKind = TextKind.REQUEST,
 ) -> Result:
     """The outcome of the request: a judged command, no command (and why), or unusable input."""
     if request_problem is not None:
@@ -64,7 +69,13 @@ def result(
             problem=request_problem,
         )
     if candidate is None or safety_verdict is None:
+        # caro gave up after the last failure, whatever its kind: nothing came after it (as telemetry says).
         error = refined_generation.error
+        failures = refined_generation.failures
+        if failures:
+            failures = (*failures[:-1], replace(failures[-1], recoverable=False))
+        if error is not None:
+            error = replace(error, recoverable=False)
         return Result(
             outcome=Outcome.NO_COMMAND,
             command=None,
@@ -75,7 +86,7 @@ def result(
             categories=(),
             explanation=error.message if error else "no stage produced a command",
             generation_error=error,
-            backend_failures=refined_generation.failures,
+            backend_failures=failures,
         )
     return Result(
         outcome=Outcome.COMMAND,
@@ -86,7 +97,7 @@ def result(
         action=safety_verdict.action,
         categories=safety_verdict.categories,
         explanation=safety_verdict.explanation,
-        warnings=_warnings(candidate, safety_verdict, safety_level, refined_generation),
+        warnings=_warnings(candidate, safety_verdict, safety_level, refined_generation, text_kind),
         confidence=candidate.confidence,
         generation_error=refined_generation.error,
         backend_failures=refined_generation.failures,

@@ -33,7 +33,11 @@ def _ask(question: str) -> bool:
     sys.stderr.write(f"{question} [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    # One line says that nothing ran (after Ctrl-D the cursor is still on the question's line).
+    sys.stderr.write(("" if answer.endswith("\n") else "\n") + "caro: not run\n")
+    return False
 
 
 def perform(script: Script) -> tuple[bool, int]:
