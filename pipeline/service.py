@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pipeline.backends.base import BackendChain
+from pipeline.backends.base import BackendChain, request_scope
 from pipeline.errors import CaroError
 from pipeline.values import Result, SafetyLevel, Shell, TextKind, Userland
 
@@ -125,9 +125,10 @@ class Caro:
         """The result of one request, with the telemetry drafts its stages declared and their timings."""
         overrides = {"llm_chain": self.llm_chain_override} if self.llm_chain_override is not None else None
         self.timer.start()
-        outputs = self.driver.execute(
-            ["result", *self.telemetry_nodes], inputs=self.inputs(text, kind, options), overrides=overrides
-        )
+        with request_scope():  # the request's model calls (retries, the repair round) share one time budget
+            outputs = self.driver.execute(
+                ["result", *self.telemetry_nodes], inputs=self.inputs(text, kind, options), overrides=overrides
+            )
         durations, _failed = self.timer.take()
         drafts = tuple(d for name in self.telemetry_nodes for d in outputs[name])
         return Handled(outputs["result"], drafts, durations)

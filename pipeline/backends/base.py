@@ -9,13 +9,12 @@ the request or the model's output.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
+# The request's clock lives in its own module; these names are imported from here too.
+from pipeline.backends.clock import cancel_on, cancelled, off_the_clock, request_budget, request_scope  # noqa: F401
 from pipeline.values import GenerationError, GenerationErrorKind
 
 # Timeouts, unparsable output and failed inference may go away on a retry or another backend;
@@ -23,6 +22,12 @@ from pipeline.values import GenerationError, GenerationErrorKind
 RECOVERABLE = frozenset({GenerationErrorKind.TIMEOUT, GenerationErrorKind.PARSE_ERROR, GenerationErrorKind.INFERENCE_FAILED})
 
 MAX_COMMAND_CHARS = 400
+# No retry, fallback or repair round starts with less of the budget left: it could not finish.
+MIN_ATTEMPT_S = 0.5
+
+CANCELLED = "the request was cancelled"
+# A warm-up (load, shared prompt, or the wait for another request) that outlasted generation.warmup_s.
+WARMUP_SPENT = "the model was not ready in time: loading it, reading its shared prompt or waiting for other requests took longer than generation.warmup_s"
 
 
 def command_schema(max_chars: int = MAX_COMMAND_CHARS) -> dict[str, Any]:
@@ -184,73 +189,43 @@ class ChainOutcome:
     failures: tuple[GenerationError, ...] = field(default_factory=tuple)
 
 
-_REQUEST = threading.local()  # per thread: one request at a time runs in a thread
-
-
-def off_clock_seconds() -> float:
-    """Seconds this thread has spent in `off_the_clock` so far."""
-    return getattr(_REQUEST, "off_clock", 0.0)
-
-
-@contextmanager
-def off_the_clock() -> Iterator[None]:
-    """Time spent in here is not charged to the request's budget.
-
-    A request's budget covers its own work: not the wait for a model that another request (of
-    another client of the caro service) is using, nor loading the model or evaluating the
-    prompt text every request shares, which happen once per process.
-    """
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        _REQUEST.off_clock = off_clock_seconds() + time.monotonic() - start
-
-
-def cancelled() -> bool:
-    """Whether whoever asked for this thread's request has gone away (nobody will read the answer)."""
-    event = getattr(_REQUEST, "cancel", None)
-    return event is not None and event.is_set()
-
-
-@contextmanager
-def cancel_on(event: threading.Event) -> Iterator[None]:
-    """Requests made in this thread stop generating once `event` is set (the caro service's client left)."""
-    _REQUEST.cancel = event
-    try:
-        yield
-    finally:
-        _REQUEST.cancel = None
-
-
 def generate_with_fallback(
     chain: Sequence[Backend], prompt: Prompt, *, timeout_s: float, retries: int | None = None
 ) -> ChainOutcome:
     """Ask each backend in turn; retry a recoverable failure `retries` times, move on after a fatal one.
 
-    `timeout_s` is the budget of the whole request: each attempt gets what is left of it, and
-    when it is spent the chain stops with a timeout. Time a backend spends `off_the_clock`
-    (queued behind another request, loading a model) is not taken from it. `retries`
+    `timeout_s` is the budget of the whole request (`pipeline/backends/clock.py`): every attempt,
+    of this call and of the request's later calls (the repair round), gets what is left of it.
+    No attempt starts once it is spent, and none but the request's first with less than
+    `MIN_ATTEMPT_S` left: it could not finish. A request that gets no attempt at all fails with
+    a timeout; a later call that cannot start adds no failure (nothing was tried). `retries`
     defaults to the chain's own.
     """
     if retries is None:
         retries = chain.retries if isinstance(chain, BackendChain) else 1
-    deadline = time.monotonic() + timeout_s
-    off_clock_at_start = off_clock_seconds()
     failures: list[GenerationError] = []
-    for backend in chain:
-        for _attempt in range(retries + 1):
-            if cancelled():
-                gone = BackendFailure(GenerationErrorKind.TIMEOUT, "the request was cancelled", backend.name)
-                return ChainOutcome(None, (*failures, gone.as_error()))
-            remaining = deadline + (off_clock_seconds() - off_clock_at_start) - time.monotonic()
-            if remaining <= 0:
-                spent = BackendFailure(GenerationErrorKind.TIMEOUT, "the request's time budget was spent", backend.name)
-                return ChainOutcome(None, (*failures, spent.as_error()))
-            try:
-                return ChainOutcome(backend.generate(prompt, timeout_s=remaining), tuple(failures))
-            except BackendFailure as failure:
-                failures.append(failure.as_error())
-                if not failure.recoverable:
-                    break
+    with request_budget(timeout_s) as budget:
+        for backend in chain:
+            for _attempt in range(retries + 1):
+                if cancelled():
+                    gone = BackendFailure(GenerationErrorKind.TIMEOUT, CANCELLED, backend.name)
+                    return ChainOutcome(None, (*failures, gone.as_error()))
+                remaining = budget.remaining()
+                if remaining <= 0 or (budget.attempts and remaining < MIN_ATTEMPT_S):
+                    if not budget.attempts:
+                        spent = BackendFailure(GenerationErrorKind.TIMEOUT, budget_spent(budget.seconds), backend.name)
+                        failures.append(spent.as_error())
+                    return ChainOutcome(None, tuple(failures))
+                budget.attempts += 1
+                try:
+                    return ChainOutcome(backend.generate(prompt, timeout_s=remaining), tuple(failures))
+                except BackendFailure as failure:
+                    failures.append(failure.as_error())
+                    if not failure.recoverable:
+                        break
     return ChainOutcome(None, tuple(failures))
+
+
+def budget_spent(seconds: float) -> str:
+    """The message of a request whose time budget ran out (the number is the setting's, never user data)."""
+    return f"the model did not answer within the request's time budget ({seconds:g} s)"

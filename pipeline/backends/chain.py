@@ -65,6 +65,7 @@ def _llama_cpp(settings: Mapping[str, Any], resolve: ModelPathResolver) -> Backe
         path,
         n_ctx=settings.get("llama_cpp.n_ctx", 2048),
         n_threads=settings.get("llama_cpp.threads", 0),
+        warmup_s=settings.get("generation.warmup_s", 60.0),
     )
 
 

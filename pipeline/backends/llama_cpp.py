@@ -1,173 +1,48 @@
 """The embedded default backend: a GGUF model run in this process by llama.cpp (llama-cpp-python).
 
-The model loads lazily, on the first request, and once per process: loaded models live in a
-module-level cache keyed by the resolved file and the load parameters, so a resident process
-serving many requests (or several backends over the same file) shares one `llama_cpp.Llama`.
-llama.cpp's own logging is switched off, so nothing reaches the user's terminal.
+The model loads lazily, on the first request, once per process (`pipeline/backends/llama_models.py`).
+The reply is constrained to `command_schema()` by llama.cpp's JSON-schema grammar.
 
-The reply is constrained to `command_schema()` by llama.cpp's JSON-schema grammar. llama.cpp has
-no timeout; the reply is streamed and the deadline checked between tokens (see `_complete`).
+Time (`pipeline/backends/clock.py`): the request's budget covers its own work, stopped at the
+deadline inside llama.cpp's evaluations (its abort callback) and between generated tokens.
+The warm-up, kept off the budget but bounded by `warmup_s`, is the load, the wait for the
+model, and the prompt text every request shares.
 
 One model serves many requests (the caro service's clients): they take turns on its context in
-the order they asked (`FairLock`), and the wait is not charged to a request's budget. The
-context keeps the tokens of the last prompt, and llama-cpp-python reuses their longest common
-prefix with the next one: prompts put what every request shares first (`Prompt.prefix_messages`),
-which is evaluated once, outside any budget (`_prime`), so a request pays for its own tokens.
-Threads: as many as the cores this process may run on (its CPU affinity) that other work is not
-using at the moment of the request, at least one (`threads_now`), unless configured.
+the order they asked (`FairLock`). The context keeps the tokens of the last prompt, and
+llama-cpp-python reuses their longest common prefix with the next one: prompts put what every
+request shares first (`Prompt.prefix_messages`), which is evaluated once (`_prime_until`), so a
+request pays for its own tokens. Threads: as many as the cores this process may run on (its CPU
+affinity) that other work is not using at the moment of the request, at least one
+(`threads_now`), unless configured.
 """
 
 from __future__ import annotations
 
-import atexit
-import ctypes
 import json
-import threading
+import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from pipeline.backends.base import (
-    BackendFailure,
-    Prompt,
-    Reply,
-    cancelled,
-    command_schema,
-    off_the_clock,
-    parse_command_reply,
+from pipeline.backends.base import CANCELLED, WARMUP_SPENT, BackendFailure, Prompt, Reply, command_schema, parse_command_reply
+from pipeline.backends.clock import GENERATING, LOADING, cancel_event, cancelled, deadline_after, off_the_clock, report
+from pipeline.backends.llama_models import (  # noqa: F401  (loaded_models, unload_all: imported from here too)
+    NAME,
+    LoadedModel,
+    LoadParams,
+    is_loaded,
+    loaded_model,
+    loaded_models,
+    looks_like_oom,
+    unload_all,
 )
-from pipeline.backends.sharing import FairLock, threads_now, usable_cores
+from pipeline.backends.sharing import threads_now, usable_cores
 from pipeline.values import GenerationErrorKind
 
-NAME = "llama_cpp"
 DEFAULT_SEED = 0
-
-# Phrases llama.cpp and ggml use when an allocation fails; a MemoryError is not always raised.
-_OOM_HINTS = ("failed to allocate", "out of memory", "cannot allocate", "unable to allocate")
-
-
-@dataclass(frozen=True)
-class LoadParams:
-    """What makes two loads of a model the same load: the file and the context it is loaded with."""
-
-    path: Path  # resolved, so two spellings of one file share a load
-    n_ctx: int
-    n_threads: int  # for generating and for evaluating prompts
-    n_gpu_layers: int
-    seed: int
-
-
-@dataclass
-class LoadedModel:
-    """A loaded llama.cpp model, how long loading it took, the lock that serialises its use, and its cached prefix."""
-
-    llama: Any  # llama_cpp.Llama; typed loosely so that importing this module stays light
-    load_seconds: float
-    # A llama.cpp context holds one sequence's state: two threads decoding at once corrupt it.
-    lock: FairLock = field(default_factory=FairLock)
-    prefix: str | None = None  # the shared turns of the last prompt, whose tokens the context holds
-
-
-_MODELS: dict[LoadParams, LoadedModel] = {}
-_MODELS_LOCK = threading.Lock()
-_SILENCE_LOCK = threading.Lock()
-_silencer: Any = None  # the C log callback; kept referenced so that ctypes never frees it
-
-
-def _import_llama_cpp() -> ModuleType:
-    """The llama_cpp module, with llama.cpp's C-level logging switched off."""
-    global _silencer
-    try:
-        import llama_cpp
-    except ImportError:
-        raise BackendFailure(
-            GenerationErrorKind.NOT_FOUND,
-            "llama-cpp-python is not installed; reinstall caro (`pip install caro`)",
-            NAME,
-        ) from None
-    except OSError:  # the package is there but its shared library cannot be loaded
-        raise BackendFailure(GenerationErrorKind.MODEL_LOAD_FAILED, "the llama.cpp library cannot be loaded", NAME) from None
-    with _SILENCE_LOCK:
-        if _silencer is None:
-            # verbose=False still lets llama.cpp print errors (a bad file, a failed allocation)
-            # to stderr through its log callback; caro reports those as values instead.
-            @llama_cpp.llama_log_callback
-            def _discard(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-                return None
-
-            llama_cpp.llama_log_set(_discard, ctypes.c_void_p(0))
-            _silencer = _discard
-    return llama_cpp
-
-
-def _looks_like_oom(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or any(hint in str(exc).lower() for hint in _OOM_HINTS)
-
-
-def _load(params: LoadParams) -> LoadedModel:
-    llama_cpp = _import_llama_cpp()
-    started = time.monotonic()
-    try:
-        llama = llama_cpp.Llama(
-            model_path=str(params.path),
-            n_ctx=params.n_ctx,
-            n_threads=params.n_threads,
-            n_threads_batch=params.n_threads,
-            n_gpu_layers=params.n_gpu_layers,
-            seed=params.seed,
-            verbose=False,
-        )
-    except Exception as exc:  # llama-cpp-python raises ValueError, RuntimeError or MemoryError here
-        if _looks_like_oom(exc):
-            raise BackendFailure(GenerationErrorKind.OOM, "not enough memory to load the model", NAME) from None
-        raise BackendFailure(
-            GenerationErrorKind.MODEL_LOAD_FAILED,
-            "the model file cannot be loaded (not a GGUF model llama.cpp can read, or damaged)",
-            NAME,
-        ) from None
-    return LoadedModel(llama=llama, load_seconds=time.monotonic() - started)
-
-
-def loaded_model(params: LoadParams) -> LoadedModel:
-    """The model for these parameters, loaded on first use and shared by the whole process."""
-    with _MODELS_LOCK:
-        model = _MODELS.get(params)
-    if model is not None:
-        return model
-    with _MODELS_LOCK:
-        # Loading under the lock makes concurrent first requests wait for one load, not race.
-        model = _MODELS.get(params)
-        if model is None:
-            model = _load(params)
-            if not _MODELS:
-                # Free the models while llama_cpp still works: left to the interpreter's
-                # teardown, Llama.__del__ runs after its module is gone and prints a traceback.
-                atexit.register(unload_all)
-            _MODELS[params] = model
-        return model
-
-
-def loaded_models() -> list[str]:
-    """The file names of the models loaded in this process."""
-    with _MODELS_LOCK:
-        return sorted({params.path.name for params in _MODELS})
-
-
-def unload_all() -> int:
-    """Free every cached model; the number freed. Backends that held one load it again if asked."""
-    with _MODELS_LOCK:
-        count = len(_MODELS)
-        for model in _MODELS.values():
-            # A daemon thread may still be decoding at exit: leave its model to the OS then.
-            if model.lock.acquire(timeout=5):
-                try:
-                    model.llama.close()
-                finally:
-                    model.lock.release()
-        _MODELS.clear()
-    return count
+# The default warm-up allowance (generation.warmup_s): the load, the wait for the model, the shared prompt.
+DEFAULT_WARMUP_S = 60.0
 
 
 class LlamaCppBackend:
@@ -183,12 +58,14 @@ class LlamaCppBackend:
         n_threads: int = 0,
         seed: int = DEFAULT_SEED,
         n_gpu_layers: int = 0,
+        warmup_s: float = DEFAULT_WARMUP_S,
     ) -> None:
         self.model_path = Path(model_path).expanduser()
         self.n_ctx = n_ctx
         self.n_threads = n_threads  # 0: automatic
         self.seed = seed
         self.n_gpu_layers = n_gpu_layers
+        self.warmup_s = warmup_s  # the longest a request waits for the load, the shared prompt and its turn
         self._model: LoadedModel | None = None
 
     @property
@@ -200,9 +77,9 @@ class LlamaCppBackend:
         """Whether the model file is there (never loads it)."""
         return self.model_path.is_file()
 
-    def load(self) -> LoadedModel:
-        """This backend's model, loaded now if no backend in this process has loaded it yet."""
-        self._model = loaded_model(self._params())
+    def load(self, until: float = math.inf) -> LoadedModel:
+        """This backend's model, loaded now if no backend in this process has loaded it yet (waiting until `until`)."""
+        self._model = loaded_model(self._params(), until)
         return self._model
 
     def _params(self) -> LoadParams:
@@ -223,24 +100,31 @@ class LlamaCppBackend:
     def generate(self, prompt: Prompt, *, timeout_s: float) -> Reply:
         """One command for the prompt, or BackendFailure.
 
-        The time budget covers this request's own work: it starts once the model is loaded, is
-        this request's turn, and holds the prompt text every request shares (all of which happen
-        `off_the_clock`). A load cannot be interrupted, and counting it, or another client's
-        request ahead in the queue, would time out a first request that has done nothing wrong.
+        The time budget covers this request's own work (`pipeline/backends/clock.py`). Loading
+        the model, waiting for its turn (another client's request ahead) and evaluating the
+        prompt text every request shares happen `off_the_clock`, bounded by `warmup_s`: a first
+        request that has done nothing wrong does not time out, and still ends in bounded time.
+        llama.cpp is stopped inside a prompt evaluation at the deadline (its abort callback),
+        and between generated tokens.
         """
-        with off_the_clock():
-            model = self.load()
-            _wait_for_turn(model)
+        params = self._params()
+        with off_the_clock(self.warmup_s) as until:
+            if not is_loaded(params):
+                report(LOADING)
+            model = self.load(until)
+            _wait_for_turn(model, until)
         try:
             threads = self.n_threads or threads_now()
             _set_threads(model.llama, threads)
             prefix = json.dumps(prompt.prefix_messages())
             if model.prefix != prefix:
-                with off_the_clock():
-                    _prime(model.llama, prompt)
+                report(LOADING)
+                with off_the_clock(self.warmup_s) as until:
+                    _prime_until(model, prompt, until)
+                model.prefix = prefix
+            report(GENERATING)
             started = time.monotonic()
-            model.prefix = prefix
-            text, finish_reason, tokens = _complete(model.llama, prompt, started + timeout_s)
+            text, finish_reason, tokens = _complete(model, prompt, deadline_after(timeout_s))
         finally:
             model.lock.release()
         command = parse_command_reply(text, finish_reason, NAME)
@@ -259,35 +143,63 @@ def _set_threads(llama: Any, threads: int) -> None:
     llama_cpp.llama_set_n_threads(llama.ctx, threads, threads)
 
 
-def _wait_for_turn(model: LoadedModel) -> None:
-    """Queue for the model; BackendFailure when the client that asked has gone while waiting."""
-    while not model.lock.acquire(timeout=0.25):
+def _wait_for_turn(model: LoadedModel, until: float) -> None:
+    """Queue for the model; BackendFailure when the client that asked has gone, or at `until`."""
+    while not model.lock.acquire(timeout=0.05):
         if cancelled():
-            raise BackendFailure(GenerationErrorKind.TIMEOUT, "the request was cancelled", NAME)
+            raise BackendFailure(GenerationErrorKind.TIMEOUT, CANCELLED, NAME)
+        if time.monotonic() > until:
+            raise BackendFailure(GenerationErrorKind.TIMEOUT, WARMUP_SPENT, NAME)
+
+
+def _stopped(model: LoadedModel, deadline_message: str) -> BackendFailure | None:
+    """Why llama.cpp's evaluation was stopped, as a failure; None when it was not stopped. Ctrl-C is re-raised."""
+    why = model.stop.why
+    if why == "interrupted":
+        raise KeyboardInterrupt
+    if why == "cancelled":
+        return BackendFailure(GenerationErrorKind.TIMEOUT, CANCELLED, NAME)
+    if why == "deadline":
+        return BackendFailure(GenerationErrorKind.TIMEOUT, deadline_message, NAME)
+    return None
+
+
+def _prime_until(model: LoadedModel, prompt: Prompt, until: float) -> None:
+    """Evaluate the turns every request shares, so that the next prompts start from them; stopped at `until`.
+
+    A stop leaves what was evaluated in the context (the next prime goes on from there) and
+    is the request's timeout; any other failure is not the request's: the real call evaluates
+    everything again and reports it.
+    """
+    with model.stop.armed(until, cancel_event()):
+        try:
+            _prime(model.llama, prompt)
+        except Exception:  # noqa: BLE001 - see the docstring
+            failure = _stopped(model, WARMUP_SPENT)
+            if failure is not None:
+                raise failure from None
 
 
 def _prime(llama: Any, prompt: Prompt) -> None:
-    """Evaluate the turns every request shares, so that the next prompts start from them.
+    """Evaluate the turns every request shares (and one token more), so that the next prompts start from them."""
+    llama.create_chat_completion(messages=[*prompt.prefix_messages(), {"role": "user", "content": ""}], max_tokens=1, temperature=0.0)
 
-    A failure here is not the request's: the real call evaluates everything again and reports it.
+
+def _complete(model: LoadedModel, prompt: Prompt, deadline: float) -> tuple[str, str | None, int]:
+    """The reply's text, finish reason and token count, stopped at the deadline.
+
+    Inside llama.cpp (the prompt's evaluation, one token's), the abort callback stops it
+    (`pipeline/backends/sharing.py`, `watch`); between streamed tokens Python checks, and
+    closing the stream stops llama.cpp cleanly. (`create_chat_completion` does not pass
+    `stopping_criteria` through, and a logits processor cannot stop decoding.)
     """
+    with model.stop.armed(deadline, cancel_event()):
+        return _stream(model, prompt, deadline)
+
+
+def _stream(model: LoadedModel, prompt: Prompt, deadline: float) -> tuple[str, str | None, int]:
     try:
-        llama.create_chat_completion(
-            messages=[*prompt.prefix_messages(), {"role": "user", "content": ""}], max_tokens=1, temperature=0.0
-        )
-    except Exception:  # noqa: BLE001 - see the docstring
-        pass
-
-
-def _complete(llama: Any, prompt: Prompt, deadline: float) -> tuple[str, str | None, int]:
-    """The reply's text, finish reason and token count, streamed so that the deadline can stop it.
-
-    `create_chat_completion` does not pass `stopping_criteria` through, and a logits processor
-    runs inside a C callback where an exception cannot stop decoding; between streamed tokens,
-    Python is in charge, and closing the stream stops llama.cpp cleanly.
-    """
-    try:
-        stream = llama.create_chat_completion(
+        stream = model.llama.create_chat_completion(
             messages=prompt.messages(),
             response_format={"type": "json_object", "schema": command_schema(prompt.max_command_chars)},
             max_tokens=prompt.max_tokens,
@@ -308,7 +220,7 @@ def _complete(llama: Any, prompt: Prompt, deadline: float) -> tuple[str, str | N
                 if finish_reason is None and time.monotonic() > deadline:
                     raise BackendFailure(GenerationErrorKind.TIMEOUT, "the model did not answer within the time budget", NAME)
                 if finish_reason is None and cancelled():
-                    raise BackendFailure(GenerationErrorKind.TIMEOUT, "the request was cancelled", NAME)
+                    raise BackendFailure(GenerationErrorKind.TIMEOUT, CANCELLED, NAME)
         finally:
             close = getattr(stream, "close", None)
             if close is not None:  # a generator: closing it stops decoding where it is
@@ -316,7 +228,10 @@ def _complete(llama: Any, prompt: Prompt, deadline: float) -> tuple[str, str | N
     except BackendFailure:
         raise
     except Exception as exc:  # llama-cpp-python raises bare ValueError/RuntimeError from inference
-        if _looks_like_oom(exc):
+        stopped = _stopped(model, "the model did not answer within the time budget")
+        if stopped is not None:
+            raise stopped from None
+        if looks_like_oom(exc):
             raise BackendFailure(GenerationErrorKind.OOM, "not enough memory to run the model", NAME) from None
         if "context window" in str(exc):
             raise BackendFailure(

@@ -1,16 +1,23 @@
-"""Sharing one local model: whose turn it is, and how many threads a turn gets.
+"""Sharing one local model: whose turn it is, how many threads a turn gets, and stopping a turn in time.
 
 The caro service runs one llama.cpp context for all its clients. Requests take turns in the
 order they asked (`FairLock`); each turn uses the cores this process may run on that other work
-leaves free at that moment (`threads_now`).
+leaves free at that moment (`threads_now`), and ends at its deadline, or when its client has
+gone, even in the middle of a prompt's evaluation (`Stop`, `watch`).
 """
 
 from __future__ import annotations
 
 import collections
+import ctypes
+import math
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
 
 
 def usable_cores() -> int:
@@ -80,3 +87,51 @@ class FairLock:
                 self._waiting.popleft().set()  # handed straight to the next in line: it stays held
             else:
                 self._held = False
+
+
+class Stop:
+    """When llama.cpp must stop evaluating: past `deadline`, or once `cancel` is set; `why` says which it was."""
+
+    def __init__(self) -> None:
+        self.deadline = math.inf
+        self.cancel: threading.Event | None = None
+        self.why: str | None = None  # "deadline", "cancelled" or "interrupted" once it stopped
+
+    def due(self) -> bool:
+        if self.cancel is not None and self.cancel.is_set():
+            self.why = "cancelled"
+        elif time.monotonic() > self.deadline:
+            self.why = "deadline"
+        return self.why is not None
+
+    @contextmanager
+    def armed(self, deadline: float, cancel: threading.Event | None) -> Iterator[None]:
+        """Stop the evaluations made in here at `deadline`, or when `cancel` is set."""
+        self.deadline, self.cancel, self.why = deadline, cancel, None
+        try:
+            yield
+        finally:
+            self.deadline, self.cancel = math.inf, None
+
+
+def watch(llama_cpp: ModuleType, llama: Any, stop: Stop) -> Any:
+    """Make llama.cpp ask `stop` whether to abort, between the steps of every evaluation; the callback to keep.
+
+    llama.cpp calls it on its calling thread between the nodes of a compute graph (thousands
+    per answer, well under a millisecond in all: measured 14,520 calls in a 1 s answer of the
+    tiny model with no measurable difference), so a prompt's evaluation stops within a step
+    of the deadline; it then reports an error, and the context keeps only the batches
+    evaluated in full. A KeyboardInterrupt delivered while Python runs the callback stops the
+    evaluation too, and the caller re-raises it (`why == "interrupted"`).
+    """
+
+    @llama_cpp.ggml_abort_callback
+    def should_abort(_data: ctypes.c_void_p) -> bool:
+        try:
+            return stop.due()
+        except BaseException:  # noqa: BLE001 - Ctrl-C arrives here while the main thread is in llama.cpp
+            stop.why = "interrupted"
+            return True
+
+    llama_cpp.llama_set_abort_callback(llama.ctx, should_abort, None)
+    return should_abort
