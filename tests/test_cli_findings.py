@@ -1,4 +1,5 @@
-"""What a new user met (issue 12): `caro check`'s noise, a silent decline, failures JSON calls recoverable.
+"""What a new user met (issue 12): `caro check`'s noise, a silent decline, failures JSON calls recoverable,
+hints that do not fit, and commands escaped for a pipe.
 
 Each runs through the caro service and in process (`CARO_SERVE_ENABLED=0`) as real processes.
 """
@@ -13,7 +14,11 @@ import pytest
 from pipeline.errors import ExitCode
 from tests.conftest import free_port
 from tests.serving import caro
-from tests.terminal import finish, spawn
+from tests.terminal import at_terminal, finish, spawn
+from tests.test_safety_cli import model_answering, needs_bash  # noqa: F401  (a fixture, and a marker)
+from tests.tiny_model import TINY_MODEL, needs_tiny_model
+
+MODEL_REQUEST = "print the weekday of 2024-01-01"  # not in the static table: the model must answer it
 
 PATHS = {"service": {}, "in_process": {"CARO_SERVE_ENABLED": "0"}}
 PASSED_THROUGH = "taken as a shell command"
@@ -64,3 +69,63 @@ def test_the_failure_caro_gave_up_after_is_not_recoverable_in_json(path: str, tm
     failures = data["backend_failures"]
     assert [f["kind"] for f in failures] == ["inference_failed", "inference_failed"]  # the first attempt, then its retry
     assert [f["recoverable"] for f in failures] == [True, False]  # a retry followed the first; nothing the last
+
+
+# -- the hint names the real cause (finding 6) ------------------------------------------------
+
+@needs_tiny_model
+@pytest.mark.parametrize("path", PATHS)
+def test_a_request_out_of_time_gets_the_timeout_hint_not_configure_a_backend(path: str, tmp_path: Path) -> None:
+    """"add it to a static table, or configure a model backend" was the hint of every request without a command."""
+    env = {**PATHS[path], "CARO_BACKEND": "llama_cpp", "CARO_MODEL": str(TINY_MODEL), "CARO_GENERATION_TIMEOUT_S": "0.001"}
+    plain = caro(MODEL_REQUEST, env=env, cwd=tmp_path)
+    assert plain.returncode == ExitCode.NO_COMMAND and plain.stdout == ""
+    [line] = plain.stderr.splitlines()
+    assert line.startswith("caro: no command: the model did not answer within") and "raise generation.timeout_s" in line
+    assert "configure a model backend" not in line
+    data = json.loads(caro("--output", "json", MODEL_REQUEST, env=env, cwd=tmp_path).stdout)
+    assert data["error"]["code"] == "timeout" and "generation.timeout_s" in data["error"]["hint"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("env", "says", "hint"),
+    [
+        ({"CARO_BACKEND": "none"}, "no language model configured", "configure a model backend"),
+        ({"CARO_BACKEND": "llama_cpp", "CARO_MODEL": "{root}/not-a-model.gguf"}, "the model file cannot be loaded", "`caro model pull`"),
+        ({"CARO_BACKEND": "vllm", "CARO_FALLBACK": "vllm", "CARO_VLLM_RETRIES": "0", "CARO_GENERATION_RETRIES": "0",
+          "CARO_VLLM_BASE_URL": "http://127.0.0.1:{port}"}, "the vLLM server cannot be reached", "vllm.base_url"),
+    ],
+    ids=["no_backend", "damaged_model_file", "server_down"],
+)
+def test_each_cause_gets_its_own_hint(path: str, env: dict[str, str], says: str, hint: str, tmp_path: Path) -> None:
+    (tmp_path / "not-a-model.gguf").write_bytes(b"GGUF but not really a model" * 100)
+    env = {k: v.format(root=tmp_path, port=free_port()) for k, v in {**PATHS[path], **env}.items()}
+    done = caro("frobnicate the wibble", env=env, cwd=tmp_path)
+    assert done.returncode == ExitCode.NO_COMMAND
+    [line] = done.stderr.splitlines()
+    assert says in line and f"(hint: " in line and hint in line.split("(hint: ", 1)[1], line
+
+
+# -- stdout is data: exact to a pipe, escaped on a terminal ((b)) -----------------------------
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_command_goes_exactly_to_a_pipe_and_escaped_to_a_terminal(path: str, tmp_path: Path) -> None:
+    """printable() escaped stdout everywhere: a pipe (the shell key binding, a file) got `\\u202e` instead of the command."""
+    command = "ls ./x\u202e"
+    piped = caro("--dry-run", "--", command, env=PATHS[path], cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stdout == command + "\n"  # the exact command, for the program reading it
+    assert "\u202e" not in piped.stderr  # stderr is for the person
+    seen = at_terminal(["--dry-run", "--", command], env=PATHS[path], cwd=tmp_path)
+    assert seen.status == 0 and "ls ./x\\u202e" in seen.screen and "\u202e" not in seen.screen
+
+
+@needs_bash
+@pytest.mark.parametrize("path", PATHS)
+def test_a_model_command_with_escape_sequences_is_escaped_on_a_terminal(path: str, tmp_path: Path, model_answering) -> None:
+    command = "touch X; \x1b[2K\x1b[1Gls -la"
+    env = {**PATHS[path], **model_answering(command)}
+    seen = at_terminal(["--dry-run", "frobnicate the quux widgets"], env=env, cwd=tmp_path)
+    assert "\x1b" not in seen.screen and "touch X; \\e[2K\\e[1Gls -la" in seen.screen
+    piped = caro("--dry-run", "frobnicate the quux widgets", env=env, cwd=tmp_path)
+    assert piped.stdout == command + "\n" and "\x1b" not in piped.stderr

@@ -35,7 +35,7 @@ def _message(op: str, text: str, flags: dict[str, Any]) -> dict[str, Any]:
         raise Unavailable("the working directory is gone") from None
     tty = sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
     return {"op": op, "text": text, "flags": flags, "env": dict(os.environ), "cwd": cwd,
-            "home": os.path.expanduser("~"), "tty": tty}
+            "home": os.path.expanduser("~"), "tty": tty, "stdout_tty": sys.stdout is not None and sys.stdout.isatty()}
 
 
 def ask_service(op: str, text: str, flags: dict[str, Any], *, verbose: bool) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.common import data_text, read_text, settings_from
+from pipeline.cli.hints import no_command_hint
 from pipeline.cli.main import ends_process, uses_service
 from pipeline.cli.perform import Script, perform, write
 from pipeline.errors import ExitCode
@@ -121,8 +122,11 @@ def terminal_attached() -> bool:
 
 
 def result_data(result: Result, fmt: OutputFormat, *, executed: bool, code: int) -> str:
-    """The data object `--output json|yaml` prints for a result."""
-    return data_text({**result.as_dict(), "executed": executed, "exit_code": code}, fmt)
+    """The data object `--output json|yaml` prints for a result (a request without a command: its error's hint too)."""
+    data = {**result.as_dict(), "executed": executed, "exit_code": code}
+    if result.outcome is Outcome.NO_COMMAND and isinstance(data.get("error"), dict):
+        data["error"] = {**data["error"], "hint": no_command_hint(result)}
+    return data_text(data, fmt)
 
 
 def _script(out: list[tuple[int, str]], plan: Plan, exit_code: int, **fields: Any) -> Script:
@@ -131,9 +135,15 @@ def _script(out: list[tuple[int, str]], plan: Plan, exit_code: int, **fields: An
 
 
 def respond_script(
-    result: Result, settings: Settings, platform: Platform, *, execute: bool, yes: bool, dry_run: bool, verbose: bool, tty: bool
+    result: Result, settings: Settings, platform: Platform, *, execute: bool, yes: bool, dry_run: bool, verbose: bool, tty: bool,
+    stdout_tty: bool = True,
 ) -> Script:
-    """What the client prints, asks and runs for a request's result (see `pipeline/cli/perform.py`)."""
+    """What the client prints, asks and runs for a request's result (see `pipeline/cli/perform.py`).
+
+    `stdout_tty`: whether the client's stdout is a terminal. stdout is data: a pipe, a file or
+    the shell key binding (`caro init`) gets the exact command; only a terminal gets it with
+    its control and invisible characters escaped, as everything on stderr is.
+    """
     fmt = settings.output
     decision = decide(result, execute=execute, yes=yes, dry_run=dry_run, interactive=interactive(fmt, tty))
     out: list[tuple[int, str]] = [(2, printable(line) + "\n") for line in (_verbose(result, settings, platform) if verbose else ())]
@@ -150,7 +160,8 @@ def respond_script(
         out.extend((2, printable(line) + "\n") for line in lines)  # a command or explanation never hides text
 
     if result.outcome is not Outcome.COMMAND:
-        hint = " (hint: add it to a static table, or configure a model backend)" if result.outcome is Outcome.NO_COMMAND else ""
+        hint = no_command_hint(result) if result.outcome is Outcome.NO_COMMAND else None
+        hint = f" (hint: {hint})" if hint else ""
         say(f"caro: {'error' if result.outcome is Outcome.BAD_INPUT else 'no command'}: {result.explanation}{hint}")
         return _script(out, Plan.SHOW, decision.exit_code)
     command = result.command or ""
@@ -158,7 +169,7 @@ def respond_script(
         say(f"caro: not run: {command}", *_describe(result), f"caro: {decision.reason}")
         return _script(out, Plan.SHOW, decision.exit_code)
     if decision.plan is Plan.SHOW:
-        out.append((1, printable(command) + "\n"))
+        out.append((1, (printable(command) if stdout_tty else command) + "\n"))
         say(*_describe(result))
         return _script(out, Plan.SHOW, decision.exit_code)
     say(f"$ {command}", *_describe(result))
@@ -251,7 +262,8 @@ def _answer_here(text: str, settings: Settings, *, execute: bool, yes: bool, dry
         handled = caro.run(text, TextKind.REQUEST, request_options(settings, platform))
     result = handled.result
     script = respond_script(
-        result, settings, platform, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, tty=terminal_attached()
+        result, settings, platform, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, tty=terminal_attached(),
+        stdout_tty=sys.stdout is not None and sys.stdout.isatty(),
     )
     executed, code = perform(script)
     if executed and script["data"]:

@@ -102,6 +102,7 @@ class Ask:
         self.cwd: str = message.get("cwd") or "/"
         self.home: str = message.get("home") or os.path.expanduser("~")
         self.tty: bool = bool(message.get("tty"))
+        self.stdout_tty: bool = bool(message.get("stdout_tty", True))  # unknown: escape, as for a terminal
 
     def settings(self) -> Settings:
         """The effective settings for this client, as `caro` would load them in its own process."""
@@ -141,7 +142,7 @@ def _run(message: dict[str, Any], conversation: Conversation, server: Server) ->
         verbose = ask.flag("verbose")
         script = cli.respond_script(
             result, settings, platform, execute=ask.flag("execute"), yes=ask.flag("yes"), dry_run=ask.flag("dry_run"),
-            verbose=verbose, tty=ask.tty,
+            verbose=verbose, tty=ask.tty, stdout_tty=ask.stdout_tty,
         )
     conversation.send({"script": script, "result": result.as_dict(), "then": "done"})
     done = conversation.receive(None)  # the user may take their time at a confirmation prompt
