@@ -83,6 +83,8 @@ def cli_reference() -> str:
         "cannot be used, caro answers in its own process and `-v` says why. If the model crashes the",
         "service (a damaged model file), caro says so in one line, naming `caro model pull`, with exit code 1.",
         "",
+        *_prompt_reference(),
+        "",
         "## Exit codes",
         "",
         "| code | name | meaning |",
@@ -98,6 +100,32 @@ def cli_reference() -> str:
     for name in _command_names():
         parts += ["", f"## caro {name}", "", "```text", _help(*name.split()), "```"]
     return "\n".join(parts) + "\n"
+
+
+def _prompt_reference() -> list[str]:
+    """The interactive prompt's section: when it appears, its keys (from pipeline/cli/interactive.py), its exit codes."""
+    from pipeline.cli.interactive import KEYS
+
+    return [
+        "## The interactive prompt",
+        "",
+        "When caro answers a request at a terminal (stdin and stderr), in plain output, without `-x`, `-y`",
+        "or `--dry-run`, it shows the command and its judgement on stderr and waits for one key:",
+        "",
+        "| key | action | what it does |",
+        "|---|---|---|",
+        *(f"| `{key}` | {action} | {meaning} |" for key, action, meaning in KEYS),
+        "",
+        "Nothing runs without `y`. An edited or revised command is judged again and shown, then the",
+        "prompt asks again: a command that needs confirmation says so in the prompt, and a blocked one",
+        "offers only edit, revise, explain and quit. A revision goes to the language model with the",
+        "previous request and command; the static table answers it alone only when it stands on its own",
+        "(no word such as *it*, *them*, *now*, *only*, *also* or *instead* that points back). Ctrl-C in the",
+        "line editor goes back to the menu; at the menu it stops caro (exit 130). Quitting exits with 0 for",
+        "an allowed command, 11 (`DECLINED`) for one that needed confirmation, 10 (`BLOCKED`) for a",
+        "blocked one; running exits with the command's own code. `--output json|yaml`, a request on",
+        "stdin and stdin that is not a terminal never show the prompt. More in [shell.md](shell.md#the-interactive-prompt).",
+    ]
 
 
 def configuration_reference() -> str:
@@ -188,6 +216,7 @@ TELEMETRY_FIELDS = {
     "recoverable": "Whether caro went on after this failure (a retry, the next backend, or a command it already had); the failure caro gave up after is `false`.",
     "outcome": "How the request ended, before any execution.",
     "executed": "Whether the command was run.",
+    "choice": "What the user chose at the interactive prompt, by name only: never what they typed.",
 }
 
 

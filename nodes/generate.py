@@ -15,9 +15,10 @@ from hamilton.function_modifiers import config  # noqa: E402
 
 from pipeline.backends.base import Backend, BackendChain, Prompt, generate_with_fallback
 from pipeline.backends.chain import backend_for
-from pipeline.prompting import build_prompt, example_index, installed_utilities, utility_summaries
+from pipeline.prompting import build_prompt, example_index, follow_up_prompt, installed_utilities, utility_summaries
 from pipeline.static.table import StaticTable
 from pipeline.values import (
+    FollowUp,
     Generation,
     GenerationError,
     GenerationErrorKind,
@@ -44,17 +45,17 @@ def installed_tools(needs_model: bool) -> tuple[str, ...]:
 
 
 def prompt_examples(
-    needs_model: bool, request_text: str, static_table: StaticTable, platform_profile: Platform
+    needs_model: bool, task_text: str, static_table: StaticTable, platform_profile: Platform
 ) -> tuple[tuple[str, str], ...]:
-    """Worked (request, command) examples retrieved from the static table for this request."""
+    """Worked (request, command) examples retrieved from the static table for this request (and the ones it follows up)."""
     if not needs_model:
         return ()
-    return example_index(static_table, platform_profile).nearest(request_text, EXAMPLES_PER_PROMPT)
+    return example_index(static_table, platform_profile).nearest(task_text, EXAMPLES_PER_PROMPT)
 
 
-def tool_summaries(needs_model: bool, request_text: str, prompt_examples: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+def tool_summaries(needs_model: bool, task_text: str, prompt_examples: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     """`whatis` one-liners of the utilities the examples use and the request names."""
-    return utility_summaries(request_text, prompt_examples) if needs_model else ()
+    return utility_summaries(task_text, prompt_examples) if needs_model else ()
 
 
 def generation_prompt(
@@ -64,11 +65,16 @@ def generation_prompt(
     installed_tools: tuple[str, ...],
     prompt_examples: tuple[tuple[str, str], ...],
     tool_summaries: tuple[tuple[str, str], ...],
+    follow_up: FollowUp | None = None,
 ) -> Prompt | None:
-    """The prompt for the model; None when the request does not need one."""
+    """The prompt for the model; None when the request does not need one.
+
+    A follow-up ends the prompt with the previous request, its command, and the follow-up.
+    """
     if not needs_model:
         return None
-    return build_prompt(request_text, platform_profile, installed_tools, prompt_examples, tool_summaries)
+    prompt = build_prompt(request_text, platform_profile, installed_tools, prompt_examples, tool_summaries)
+    return prompt if follow_up is None else follow_up_prompt(prompt, follow_up)
 
 
 @config.when(llm_backend="llama_cpp")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from pipeline.follow_up import task_words
 from pipeline.passthrough import looks_like_command
 from pipeline.platform import resolve_platform
-from pipeline.values import InputProblem, Platform, Shell, TextKind, Userland
+from pipeline.values import FollowUp, InputProblem, Platform, Shell, TextKind, Userland
 
 # Large enough for a 100 KB command given to `caro check`, far below anything that would
 # make a stage slow; a request longer than this is a mistake (a pasted file), not a request.
@@ -47,11 +48,24 @@ def platform_profile(requested_shell: Shell | None, requested_userland: Userland
     return resolve_platform(requested_shell, requested_userland)
 
 
+def task_text(request_text: str, follow_up: FollowUp | None = None) -> str:
+    """The user's words for the whole task: the request, after the earlier requests it follows up."""
+    return task_words(request_text, follow_up)
+
+
 def passthrough_command(
-    raw_request: str, request_text: str, text_kind: TextKind, request_problem: InputProblem | None
+    raw_request: str,
+    request_text: str,
+    text_kind: TextKind,
+    request_problem: InputProblem | None,
+    follow_up: FollowUp | None = None,
 ) -> str | None:
-    """The text itself when it already is a shell command (kept verbatim: quoting matters), else None."""
-    if request_problem is not None:
+    """The text itself when it already is a shell command (kept verbatim: quoting matters), else None.
+
+    A follow-up is words to revise the previous command with ("head -n 5" means add it), never a
+    replacement for it (see `pipeline/follow_up.py`).
+    """
+    if request_problem is not None or (follow_up is not None and text_kind is TextKind.REQUEST):
         return None
     if text_kind is TextKind.COMMAND or looks_like_command(request_text):
         return raw_request.strip()

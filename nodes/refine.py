@@ -28,15 +28,15 @@ _MIN_REPAIR_SECONDS = 1.0
 def candidate_findings(
     llm_generation: Generation,
     platform_profile: Platform,
-    request_text: str,
+    task_text: str,
     generation_prompt: Prompt | None,
     working_directory: str,
 ) -> tuple[Finding, ...]:
-    """What the linters find in the model's command (given the request and the folder it runs
-    in), and names it copied from the examples."""
+    """What the linters find in the model's command (given the request, with any it follows up,
+    and the folder it runs in), and names it copied from the examples."""
     if llm_generation.command is None:
         return ()
-    return _findings(llm_generation.command, platform_profile, request_text, generation_prompt, working_directory)
+    return _findings(llm_generation.command, platform_profile, task_text, generation_prompt, working_directory)
 
 
 def _findings(command: str, platform: Platform, request: str, prompt: Prompt | None, cwd: str) -> tuple[Finding, ...]:
@@ -56,7 +56,7 @@ def refined_generation(
     llm_chain: BackendChain,
     generation_timeout_s: float,
     platform_profile: Platform,
-    request_text: str,
+    task_text: str,
     working_directory: str,
 ) -> Generation:
     """The model's command after at most one repair round: the better-scoring of the two.
@@ -77,11 +77,11 @@ def refined_generation(
     failures = llm_generation.failures + outcome.failures
     if outcome.reply is None or outcome.reply.command == first:
         return replace(unrepaired, refine_ran=True, failures=failures)
-    if task_drift(request_text, first, outcome.reply.command) is not None:
+    if task_drift(task_text, first, outcome.reply.command) is not None:
         # A repair that answers another question is no repair: the first command and its
         # findings stand, and the user is warned about those.
         return replace(unrepaired, refine_ran=True, failures=failures)
-    second_findings = _findings(outcome.reply.command, platform_profile, request_text, generation_prompt, working_directory)
+    second_findings = _findings(outcome.reply.command, platform_profile, task_text, generation_prompt, working_directory)
     if score(second_findings) < score(candidate_findings):
         return replace(
             llm_generation,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from pipeline.follow_up import refers_back
 from pipeline.static.table import StaticTable
-from pipeline.values import InputProblem, Platform, StaticMatch
+from pipeline.values import FollowUp, InputProblem, Platform, StaticMatch
 
 
 def static_match(
@@ -12,8 +13,15 @@ def static_match(
     passthrough_command: str | None,
     static_table: StaticTable,
     platform_profile: Platform,
+    follow_up: FollowUp | None = None,
 ) -> StaticMatch | None:
-    """The best table entry for the request, or None (also when there is nothing to match)."""
+    """The best table entry for the request, or None (also when there is nothing to match).
+
+    A follow-up is looked up alone only when it stands on its own (no word of it points back
+    at the previous command: `pipeline/follow_up.py`); one that does needs the model.
+    """
     if request_problem is not None or passthrough_command is not None:
+        return None
+    if follow_up is not None and refers_back(request_text):
         return None
     return static_table.match(request_text, platform_profile)

@@ -24,6 +24,7 @@ class Plan(str, Enum):
     RUN = "run"  # run it now
     ASK = "ask"  # ask the user at the terminal
     REFUSE = "refuse"  # never run: blocked, or confirmation impossible
+    MENU = "menu"  # the interactive prompt: run, edit, revise, explain, copy, quit (pipeline/cli/interactive.py)
 
 
 class Decision(NamedTuple):

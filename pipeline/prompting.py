@@ -23,7 +23,7 @@ from pipeline.lint import Finding, is_installed
 from pipeline.passthrough import vocabulary
 from pipeline.static.table import StaticTable
 from pipeline.static.vocab import FILLERS
-from pipeline.values import Platform
+from pipeline.values import FollowUp, Platform
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9+._-]*")
 _WHATIS_LINE = re.compile(r"^(\S+) \(\d\w*\)\s+- (.+)$")
@@ -209,3 +209,20 @@ def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> 
     problems = "\n".join(f"- {f.message}" for f in findings)
     follow_up = f"That command has problems:\n{problems}\nReply with a corrected command for the same request, as JSON."
     return replace(prompt, follow_ups=(*prompt.follow_ups, (_turn(command), follow_up)))
+
+
+# -- Follow-ups: revising the previous command (the interactive prompt's `revise`) ------------
+# Kept apart from the generation prompt above: only the per-request end of the prompt changes,
+# so the shared prefix (rules, platform, installed utilities) stays evaluated in the model.
+
+
+def follow_up_prompt(prompt: Prompt, follow_up: FollowUp) -> Prompt:
+    """The prompt for a follow-up: the previous request and its command as the last exchange, then the change asked for.
+
+    `prompt` is the generation prompt built for the follow-up's own words (its user turn).
+    """
+    change = (
+        f"Change that command: {prompt.user}\n"
+        "Keep everything else it does. Reply with the whole new command as JSON."
+    )
+    return replace(prompt, user=follow_up.request, follow_ups=((_turn(follow_up.command), change),))

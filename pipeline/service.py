@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.backends.base import BackendChain, request_scope
 from pipeline.errors import CaroError
-from pipeline.values import Result, SafetyLevel, Shell, TextKind, Userland
+from pipeline.values import FollowUp, Result, SafetyLevel, Shell, TextKind, Userland
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -32,6 +32,7 @@ class RequestOptions:
     userland: Userland | None = None
     working_directory: str | None = None
     home_directory: str | None = None
+    follow_up: FollowUp | None = None  # the request and command a follow-up revises (interactive `revise`)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Caro:
             "safety_level": options.safety,
             "working_directory": options.working_directory or os.getcwd(),
             "home_directory": options.home_directory or os.path.expanduser("~"),
+            "follow_up": options.follow_up,
             "static_table": self.static_table,
             "safety_rules": self.safety_rules,
             "llm_settings": self.llm_settings,

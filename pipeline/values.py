@@ -128,6 +128,18 @@ class Platform:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """What a follow-up request revises: the user's earlier words and the command they were shown.
+
+    `request` holds the first request and any earlier follow-ups, one a line; `command` is the
+    command on screen when the follow-up was asked for (the user may have edited it).
+    """
+
+    request: str
+    command: str
+
+
+@dataclass(frozen=True)
 class InputProblem:
     """Why a request cannot be handled; `message` never quotes the request."""
 

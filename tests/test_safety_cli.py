@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ import pytest
 from pipeline.errors import ExitCode
 from pipeline.shell.oracle import available
 from tests.conftest import caro_executable
+from tests.scripted_model import ScriptedModel
 
 needs_bash = pytest.mark.skipif(not available(), reason="bash (the oracle and the target shell) is not installed")
 
@@ -68,46 +67,15 @@ def test_typed_parser_tricks_are_blocked_and_run_nothing(place: dict[str, Path],
 @pytest.fixture
 def model_answering() -> Iterator[Callable[[str], dict[str, str]]]:
     """Starts a 127.0.0.1 OpenAI-compatible server whose model always answers `command`; caro's settings for it."""
-    servers: list[ThreadingHTTPServer] = []
+    servers: list[ScriptedModel] = []
 
     def start(command: str) -> dict[str, str]:
-        reply = json.dumps({"choices": [{"message": {"content": json.dumps({"cmd": command})}, "finish_reason": "stop"}]}).encode()
-        models = json.dumps({"data": [{"id": "attacker"}]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-            def _send(self, body: bytes) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                self._send(models)
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self._send(reply)
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
-        return {
-            "CARO_BACKEND": "vllm",
-            "CARO_VLLM_MODE": "http",
-            "CARO_VLLM_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
-            "CARO_VLLM_MODEL": "attacker",
-            "CARO_FALLBACK": "",
-        }
+        servers.append(ScriptedModel([command]))
+        return servers[-1].settings()
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 @needs_bash

@@ -64,6 +64,7 @@ def test_status_counts_events_by_type(capsys, seeded: Path) -> None:
     assert report["total"] == 12
     assert report["events"] == {
         "session_start": 2, "command_generation": 4, "safety_validation": 2, "backend_error": 2, "session_end": 2,
+        "prompt_action": 0,
     }
     assert report["dropped"] == {}
     assert report["size_bytes"] >= seeded.stat().st_size > 0

@@ -46,7 +46,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- the generator -------------------------------------------------------------------------
 
 
-def test_writes_exactly_n_events_of_all_five_types_through_validation(tmp_path: Path, monkeypatch) -> None:
+def test_writes_exactly_n_events_of_every_type_through_validation(tmp_path: Path, monkeypatch) -> None:
     from pipeline.telemetry import schemas
 
     calls: list[int] = []
@@ -95,20 +95,39 @@ def test_events_fall_in_the_span_and_each_session_is_in_order(month: Path) -> No
     for row in rows:
         sessions.setdefault(str(row["session_id"]), []).append(row)
     assert len(sessions) == sum(r["event_type"] == "session_start" for r in rows)
-    order = {"session_start": 0, "backend_error": 1, "command_generation": 2, "safety_validation": 3, "session_end": 4}
+    order = {"session_start": 0, "backend_error": 1, "command_generation": 2, "safety_validation": 3, "prompt_action": 3.5, "session_end": 4}
     for events in sessions.values():
-        # The store groups a batch's rows by type, so ids are not time order; the times are.
+        # The store groups a batch's rows by type, so ids are not time order; the times are
+        # (the interactive prompt's events, after the first verdict, are a millisecond apart at least).
         events.sort(key=lambda e: (e["ts"], order[str(e["event_type"])]))
         kinds = [e["event_type"] for e in events]
         assert kinds[0] == "session_start"
-        assert [order[str(k)] for k in kinds] == sorted(order[str(k)] for k in kinds)
-        assert kinds.count("command_generation") <= 1
+        at_prompt = kinds.index("prompt_action") if "prompt_action" in kinds else len(kinds)
+        head, tail = kinds[:at_prompt], kinds[at_prompt:]
+        assert [order[str(k)] for k in head] == sorted(order[str(k)] for k in head)
+        assert head.count("command_generation") <= 1
+        _check_prompt(events[at_prompt:])
         if kinds[-1] == "session_end" and "command_generation" in kinds:
             end = events[-1]
             assert end["outcome"] in ("command", "no_command")
             assert ("safety_validation" in kinds) == (end["outcome"] == "command")
             generation = next(e for e in events if e["event_type"] == "command_generation")
             assert end["duration_ms"] >= generation["duration_ms"]
+
+
+def _check_prompt(events: list[dict[str, object]]) -> None:
+    """The interactive prompt's part of a session: choices, each edit or revision judged again, then the end."""
+    kinds = [e["event_type"] for e in events]
+    for i, event in enumerate(events):
+        if event["event_type"] == "prompt_action" and event["choice"] in ("edit", "revise") and i + 1 < len(events):
+            assert kinds[i + 1 : i + 3] == ["command_generation", "safety_validation"][: len(kinds) - i - 1]
+            assert (events[i + 1]["backend"] == "passthrough") == (event["choice"] == "edit")
+        elif event["event_type"] in ("command_generation", "safety_validation"):
+            assert i > 0 and kinds[i - 1] in ("prompt_action", "command_generation")
+    choices = [e["choice"] for e in events if e["event_type"] == "prompt_action"]
+    if events and events[-1]["event_type"] == "session_end":
+        assert choices[-1] in ("run", "quit") and all(c not in ("run", "quit") for c in choices[:-1])
+        assert bool(events[-1]["executed"]) == (choices[-1] == "run")
 
 
 def test_the_data_looks_like_use(month: Path) -> None:
@@ -235,3 +254,13 @@ def test_cli_as_a_process(tmp_path: Path, caro_home: Path) -> None:
         [caro_executable(), "telemetry", "demo", "--events", "120", "--output-file", str(path)], capture_output=True, text=True, timeout=120
     )
     assert again.returncode == 2 and again.stdout == "" and again.stderr.count("\n") == 1
+
+
+def test_the_prompt_choices_look_like_use(month: Path) -> None:
+    """Every choice appears, and running is the most common."""
+    from pipeline.telemetry.events import PromptChoice
+
+    choices = Counter(r["choice"] for r in _rows(month, "SELECT choice FROM events WHERE event_type = 'prompt_action'"))
+    assert set(choices) == {c.value for c in PromptChoice}
+    assert choices.most_common(1)[0][0] == "run" and choices["run"] > 2 * choices["quit"]
+    assert _rows(month, "SELECT choice FROM events WHERE event_type = 'session_start' AND choice IS NOT NULL") == []

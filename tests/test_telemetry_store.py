@@ -55,7 +55,7 @@ def test_migrations_are_named_and_applied_once_however_often_the_file_is_opened(
     applied = conn.execute(
         "SELECT name FROM _sqlite_migrations WHERE migration_set = 'caro' ORDER BY id"
     ).fetchall()
-    assert applied == [("m001_create_events",), ("m002_dropped_counts",), ("m003_dropped_by_reason",)]
+    assert applied == [("m001_create_events",), ("m002_dropped_counts",), ("m003_dropped_by_reason",), ("m004_prompt_choices",)]
     assert conn.execute("SELECT count(*) FROM events").fetchone() == (18,)
     conn.close()
 

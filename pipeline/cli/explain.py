@@ -14,7 +14,7 @@ from pipeline.terminal import printable
 from pipeline.values import Outcome, Result, SafetyLevel, Shell
 
 if TYPE_CHECKING:
-    from pipeline.explain import Step
+    from pipeline.explain import Explanation, Step
 
 _LINKS = {
     "pipe": "| its output is the input of the next step",
@@ -38,9 +38,6 @@ def explain_command(
     *, words: list[str] | None, output: OutputFormat | None, shell: Shell | None, safety: SafetyLevel | None, config: Path | None
 ) -> int:
     """Explain a command line given as words or on stdin; 0 when explained, 2 for unusable input."""
-    from pipeline.explain import Verdict, explain
-    from pipeline.platform import resolve_platform
-
     settings = settings_from(config, output=output, shell=shell, safety=safety)
     text = read_text(words, what="command")
     if not words:  # from stdin: `echo CMD | caro explain` means CMD, not CMD and a newline
@@ -48,14 +45,31 @@ def explain_command(
     result = _verdict(text, settings)  # first: it refuses empty, NUL, over-long or undecodable input
     if result.outcome is Outcome.BAD_INPUT or result.risk is None or result.action is None:
         raise usage_error(result.explanation, hint="caro explain \"find . -name '*.py'\"")
-    userland = resolve_platform(settings.shell, settings.userland).userland
-    explanation = replace(
-        explain(text, userland=userland),
-        verdict=Verdict(result.risk.label, result.action.value, result.categories, result.explanation, result.warnings),
-    )
+    explanation = explained(text, result, settings)
     if settings.output is not OutputFormat.PLAIN:
         emit_data(explanation.as_dict(), settings.output)
         return 0
+    sys.stdout.write(plain_explanation(text, explanation))
+    if explanation.steps and not explanation.steps[0].installed and not _looks_like_command(text):
+        sys.stderr.write("caro: the first word is not a command here; to turn a request into a command, run: caro -- REQUEST\n")
+    return 0
+
+
+def explained(text: str, result: Result, settings: Settings) -> Explanation:
+    """The explanation of a command, with the verdict its judged `result` gives (a command was judged)."""
+    from pipeline.explain import Verdict, explain
+    from pipeline.platform import resolve_platform
+
+    assert result.risk is not None and result.action is not None
+    userland = resolve_platform(settings.shell, settings.userland).userland
+    return replace(
+        explain(text, userland=userland),
+        verdict=Verdict(result.risk.label, result.action.value, result.categories, result.explanation, result.warnings),
+    )
+
+
+def plain_explanation(text: str, explanation: Explanation) -> str:
+    """What `caro explain` prints for an explanation: the command, its steps, then the verdict."""
     lines = [printable(text), ""]
     if not explanation.parsed:
         lines.append(f"caro could not parse all of it ({explanation.problem}); below is what it could read.")
@@ -69,10 +83,7 @@ def explain_command(
     categories = f" [{', '.join(verdict.categories)}]" if verdict.categories else ""
     lines += ["", f"verdict: {verdict.action} (risk: {verdict.risk}){categories}", f"  {printable(verdict.explanation)}"]
     lines.extend(f"  warning: {printable(w)}" for w in verdict.warnings)
-    sys.stdout.write("\n".join(lines) + "\n")
-    if explanation.steps and not explanation.steps[0].installed and not _looks_like_command(text):
-        sys.stderr.write("caro: the first word is not a command here; to turn a request into a command, run: caro -- REQUEST\n")
-    return 0
+    return "\n".join(lines) + "\n"
 
 
 def _looks_like_command(text: str) -> bool:

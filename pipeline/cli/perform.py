@@ -4,7 +4,8 @@ An answer to `caro REQUEST` or `caro check` is a *script*, a plain dict made by
 `pipeline/cli/run.py` in whichever process ran the pipeline (the service, or this one):
 
 - `out`: `[fd, text]` pairs to write first, to stdout (1) or stderr (2);
-- `plan`: `show` (nothing more), `ask` (ask `question`, then run on a yes) or `run`;
+- `plan`: `show` (nothing more), `ask` (ask `question`, then run on a yes), `run`, or `menu`
+  (the interactive prompt; `action` is the command's: allowed, confirm or blocked);
 - `command` and `shell`: what to run, with the shell's name; `stdout`: where the command's
   own output goes (2 when stdout carries one JSON or YAML object);
 - `exit_code`: caro's exit code when nothing runs (not asked to, refused, or declined);
@@ -18,6 +19,11 @@ environment, never in the service. Light on purpose: the request path imports it
 from __future__ import annotations
 
 import sys
+
+TYPE_CHECKING = False  # typing's own flag, without importing typing (2 ms) on the request path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # A plain dict (see above); typing is not imported on the request path (2 ms).
 Script = dict
 
@@ -40,11 +46,19 @@ def _ask(question: str) -> bool:
     return False
 
 
-def perform(script: Script) -> tuple[bool, int]:
-    """Write, ask and run as the script says; whether the command ran, and the exit code."""
+def perform(script: Script, menu: Callable[[Script], tuple[bool, int]] | None = None) -> tuple[bool, int]:
+    """Write, ask and run as the script says; whether the command ran, and the exit code.
+
+    `menu` carries out the interactive prompt (plan `menu`, see `pipeline/cli/interactive.py`);
+    without it, that plan asks the plain yes/no question instead (and a blocked command nothing).
+    """
     for fd, text in script["out"]:
         write(fd, text)
     plan = script["plan"]
+    if plan == "menu":
+        if menu is not None:
+            return menu(script)
+        plan = "ask" if script["question"] else "show"
     if plan == "ask":
         if not _ask(script["question"]):
             return False, script["exit_code"]

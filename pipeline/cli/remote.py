@@ -52,14 +52,17 @@ def ask_service(op: str, text: str, flags: dict[str, Any], *, verbose: bool) -> 
             service = Service.connect()
             reply = service.ask(message)
         script = reply["script"]
-        executed, code = perform(script)
+        menu = None
+        if script["plan"] == "menu":  # the interactive prompt: its questions go to the service on this connection
+            from pipeline.cli.interactive import Menu, ServiceAnswers
+
+            menu = Menu(ServiceAnswers(service, flags, verbose), text)
+        executed, code = perform(script, menu)
         if reply.get("then") != "done":
             return code
         try:
-            final = service.ask(
-                {"op": "done", "executed": executed, "exit_code": code, "elapsed_ms": (time.perf_counter() - started()) * 1000},
-                first=False,
-            )
+            done = {"op": "done", "executed": executed, "exit_code": code, "elapsed_ms": (time.perf_counter() - started()) * 1000}
+            final = service.ask({**done, "actions": menu.taken} if menu is not None else done, first=False)
         except Unavailable:  # gone after the answer: the telemetry is lost, the output is not
             final = {"out": _data_after_run(reply, script, code) if executed else []}
         for fd, line in final.get("out", ()):

@@ -20,7 +20,7 @@ from pipeline.cli.hints import no_command_hint
 from pipeline.cli.main import ends_process, uses_service
 from pipeline.cli.perform import Script, perform, write
 from pipeline.errors import ExitCode
-from pipeline.execute import Plan, decide
+from pipeline.execute import Decision, Plan, decide
 from pipeline.settings import OutputFormat, Settings
 from pipeline.terminal import printable
 from pipeline.values import Action, GenerationErrorKind, Outcome, Platform, Result, Risk, SafetyLevel, Shell, TextKind
@@ -165,6 +165,8 @@ def respond_script(
         say(f"caro: {'error' if result.outcome is Outcome.BAD_INPUT else 'no command'}: {result.explanation}{hint}")
         return _script(out, Plan.SHOW, decision.exit_code)
     command = result.command or ""
+    if decision.plan in (Plan.ASK, Plan.REFUSE) and not (execute or yes or dry_run) and interactive(fmt, tty):
+        return _menu_script(out, result, decision, command, shell)
     if decision.plan is Plan.REFUSE:
         say(f"caro: not run: {command}", *_describe(result), f"caro: {decision.reason}")
         return _script(out, Plan.SHOW, decision.exit_code)
@@ -177,6 +179,20 @@ def respond_script(
         question = "This command needs confirmation. Run it?" if result.action is Action.CONFIRM else "Run it?"
         return _script(out, Plan.ASK, decision.exit_code, question=question, command=command, shell=shell)
     return _script(out, Plan.RUN, decision.exit_code, command=command, shell=shell)
+
+
+def _menu_script(out: list[tuple[int, str]], result: Result, decision: Decision, command: str, shell: str) -> Script:
+    """The interactive prompt's script (`pipeline/cli/interactive.py`): the command and its judgement, then the menu.
+
+    `exit_code` is caro's when the user quits; `question` is the plain yes/no a client without
+    the menu asks (a blocked command is never asked about).
+    """
+    blocked = decision.plan is Plan.REFUSE
+    lines = [f"caro: not run: {command}", *_describe(result), f"caro: {decision.reason}"] if blocked else [f"$ {command}", *_describe(result)]
+    out.extend((2, printable(line) + "\n") for line in lines)  # a command or explanation never hides text
+    question = "" if blocked else "This command needs confirmation. Run it?" if result.action is Action.CONFIRM else "Run it?"
+    action = result.action.value if result.action is not None else Action.BLOCKED.value
+    return _script(out, Plan.MENU, decision.exit_code, question=question, command=command, shell=shell, action=action)
 
 
 _CHECK_EXIT = {Action.ALLOWED: ExitCode.SUCCESS, Action.CONFIRM: ExitCode.NEEDS_CONFIRMATION, Action.BLOCKED: ExitCode.BLOCKED}
@@ -265,11 +281,18 @@ def _answer_here(text: str, settings: Settings, *, execute: bool, yes: bool, dry
         result, settings, platform, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, tty=terminal_attached(),
         stdout_tty=sys.stdout is not None and sys.stdout.isatty(),
     )
-    executed, code = perform(script)
+    session = menu = None
+    if script["plan"] == "menu":  # the interactive prompt, on this process's pipeline
+        from pipeline.cli.interactive import Menu
+        from pipeline.cli.session import Session
+
+        session = Session(caro, settings, platform, verbose=verbose)
+        menu = Menu(session, text)
+    executed, code = perform(script, menu)
     if executed and script["data"]:
         write(1, result_data(result, settings.output, executed=True, code=code))
     if recorder is not None:  # one flush per request, after the command ran (or not)
-        args = (text, result, handled.drafts, handled.durations_ms)
+        args = (text, result, handled.drafts, handled.durations_ms) if session is None else session.telemetry(text, handled, menu.taken)
         # In the background when caro exits next, unless the user waits for a report
         # (--verbose) or asked for inline.
         background = settings["telemetry.flush"] == "background" and not verbose and ends_process()

@@ -5,6 +5,9 @@
   performs (`pipeline/cli/run.py` makes it, exactly as for a request answered in process) and
   the `Result` JSON. Then it waits for the client to say whether the command ran, and stores
   the request's telemetry (validated, privacy-checked against the client's own surroundings).
+  When the script is the interactive prompt (plan `menu`), the client's questions come first,
+  on the same connection: `revise`, `judge` (an edited command) and `explain`, each answered
+  by the request's `Session` (`pipeline/cli/session.py`); `done` then carries the choices made.
 - `check`: `caro check CMD`, a script as well; `handle`: many requests on one connection, each
   answered with the whole `Result` (`caro eval`); `trace`: the DOT source of one request's path
   (`caro dag --execution`); `status` and `stop`.
@@ -145,7 +148,12 @@ def _run(message: dict[str, Any], conversation: Conversation, server: Server) ->
             verbose=verbose, tty=ask.tty, stdout_tty=ask.stdout_tty,
         )
     conversation.send({"script": script, "result": result.as_dict(), "then": "done"})
-    done = conversation.receive(None)  # the user may take their time at a confirmation prompt
+    session = None
+    if script["plan"] == "menu":  # the interactive prompt: its questions come on this connection until "done"
+        from pipeline.cli.session import Session
+
+        session = Session(caro, settings, platform, cwd=ask.cwd, home=ask.home, verbose=verbose, pulls=False)
+    done = conversation.receive(None) if session is None else _prompt(conversation, session)  # the user takes their time
     if done is None or done.get("op") != "done":
         return  # interrupted: no telemetry, as when caro is interrupted in process
     executed, code = bool(done.get("executed")), int(done.get("exit_code", 0))
@@ -158,7 +166,9 @@ def _run(message: dict[str, Any], conversation: Conversation, server: Server) ->
     # The session is the client's invocation: its duration counts from when the client started.
     recorder.started = time.perf_counter() - float(done.get("elapsed_ms", 0.0)) / 1000
     args = (ask.text, result, handled.drafts, handled.durations_ms)
-    context = _sensitive_context(ask, result.command)
+    if session is not None:  # the revisions' and edits' runs, and the choices made (names only)
+        args = session.telemetry(ask.text, handled, done.get("actions") or ())
+    context = _sensitive_context(ask, args[1].command, words=args[0])
     if settings["telemetry.flush"] == "background" and not verbose and not recorder.debug:
         from pipeline.telemetry import pending
 
@@ -178,11 +188,26 @@ def _run(message: dict[str, Any], conversation: Conversation, server: Server) ->
     conversation.send({"out": out})
 
 
-def _sensitive_context(ask: Ask, command: str | None) -> Any:
-    """What the client's request must not leave in the telemetry: its text and command, its folders and environment."""
+def _prompt(conversation: Conversation, session: Any) -> dict[str, Any] | None:
+    """Answer the interactive prompt's questions (revise, judge an edit, explain) until the client's `done`; None: gone."""
+    while True:
+        message = conversation.receive(None)
+        if message is None or message.get("op") == "done":
+            return message
+        with conversation.busy():
+            try:
+                reply = session.answer(message)
+            except CaroError as error:
+                reply = {"error": error.as_dict()}
+        conversation.send(reply)
+
+
+def _sensitive_context(ask: Ask, command: str | None, *, words: str | None = None) -> Any:
+    """What the client's request must not leave in the telemetry: its text and command (`words`: all the
+    session's, with the interactive prompt), its folders and environment."""
     from pipeline.telemetry.privacy import SensitiveContext
 
-    own = SensitiveContext.capture(ask.text, command, environ=ask.env)
+    own = SensitiveContext.capture(ask.text if words is None else words, command, environ=ask.env)
     return dataclasses.replace(own, cwd=ask.cwd, home=ask.home)
 
 

@@ -10,6 +10,14 @@ service answering.
 While a request is being worked on, the service sends `{"event": "alive"}` every second: the
 client's wait is bounded by silence, not by how long a model answer or a queue may take.
 
+Versions. 2 added the interactive prompt to a `run` conversation: a script whose plan is
+`menu` may be followed, before `done`, by any number of
+`{"op": "revise", "text": FOLLOW_UP, "follow_up": {"request": ..., "command": ...}}` and
+`{"op": "judge", "text": COMMAND}` (each answered `{"script": ...}`, or `{"pull": true}`
+when the model must be downloaded first) and `{"op": "explain", "text": COMMAND}` (answered
+`{"text": ...}`), and `done` may carry `"actions": [[NAME, UNIX_TIME], ...]`. Every version 1
+message means what it meant; a client that never shows the prompt never sends the new ones.
+
 Light on purpose (json and the C socket module only): the request path imports it.
 """
 
@@ -25,7 +33,7 @@ import _socket
 
 from pipeline import __version__
 
-PROTOCOL = 1
+PROTOCOL = 2
 HEARTBEAT_S = 1.0
 # A line longer than this is not a caro message (the longest request is 128 Ki characters).
 MAX_LINE = 16 * 1024 * 1024

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
 from pipeline.telemetry.declare import Draft
-from pipeline.telemetry.events import Backend, EventType, GenerationFailure
+from pipeline.telemetry.events import Backend, EventType, GenerationFailure, PromptChoice, utc_timestamp
 from pipeline.values import Generation, GenerationErrorKind, Outcome, Result, SafetyVerdict, Source
 
 _FAILURE = {GenerationErrorKind.TIMEOUT: GenerationFailure.TIMEOUT, GenerationErrorKind.PARSE_ERROR: GenerationFailure.PARSE_ERROR}
@@ -70,4 +73,25 @@ def backend_error_events(refined_generation: Generation) -> list[Draft]:
         if backend is not None:
             went_on = not (gave_up and position == len(failures))
             drafts.append(Draft(EventType.BACKEND_ERROR, {"backend": backend, "error_category": failure.kind, "recoverable": went_on}))
+    return drafts
+
+
+def prompt_action_events(taken: Iterable[object]) -> list[Draft]:
+    """One prompt_action event per choice made at the interactive prompt, timed when it was made.
+
+    Not a stage of the DAG: the CLI collects the choices (`pipeline/cli/interactive.py`) as
+    (choice, seconds since the epoch) pairs, sent by the client when the service answered. Only
+    a known choice becomes an event; the closed category is all that is kept of it.
+    """
+    drafts = []
+    for item in taken:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            continue
+        choice, when = item
+        try:
+            category = PromptChoice(choice)
+            at = utc_timestamp(datetime.fromtimestamp(float(when), timezone.utc))
+        except (ValueError, TypeError, OverflowError, OSError):
+            continue
+        drafts.append(Draft(EventType.PROMPT_ACTION, {"choice": category}, at=at))
     return drafts

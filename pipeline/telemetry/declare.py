@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,6 +42,13 @@ class Draft:
     fields: dict[str, Any]
     timed_by: tuple[str, ...] = ()
     at: str | None = None
+
+    def timed(self, durations_ms: Mapping[str, float]) -> Draft:
+        """This draft with its duration, the run time of its `timed_by` nodes, filled in (if it needs one and has none)."""
+        if not self.timed_by or "duration_ms" in self.fields:
+            return self
+        duration = round(sum(durations_ms.get(name, 0.0) for name in self.timed_by))
+        return replace(self, fields={**self.fields, "duration_ms": duration})
 
 
 class emits(SingleNodeNodeTransformer):  # noqa: N801  (a decorator, named like Hamilton's own)

@@ -4,7 +4,8 @@ For trying the analysis notebook (and benchmarking it) before any real data exis
 of each request follows what `builders.py` records for a real one: a `session_start`, one
 `command_generation` (the backend that answered, or the one that failed), a `backend_error` per
 model failure on the way (a recoverable one is followed by a retry or the fallback backend),
-a `safety_validation` when a command came out, and a `session_end`.
+a `safety_validation` when a command came out, the choices made at the interactive prompt
+when there was one (`demo_prompt.py`), and a `session_end`.
 
 The rhythm: requests cluster in working hours and on weekdays, and use grows over the span.
 Most requests are answered by the static table in a few milliseconds; the rest by llama.cpp
@@ -25,6 +26,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from enum import IntEnum
 
+from array import array
+
+from pipeline.telemetry.demo_prompt import extra_events, pick_sequence, prompt_events
 from pipeline.telemetry.events import Arch, Backend, BackendError, CommandGeneration, Event, GenerationFailure, OsFamily
 from pipeline.telemetry.events import SafetyValidation, SessionEnd, SessionStart, utc_timestamp
 from pipeline.values import Action, Category, GenerationErrorKind, Outcome, Risk, SafetyLevel, action_for
@@ -86,7 +90,7 @@ def _pick(rng: random.Random, weighted: tuple[tuple[object, float], ...]) -> obj
 
 
 def _shape(rng: random.Random) -> int:
-    """One session's shape as a byte: config * 32 + route * 4 + number of backend errors."""
+    """One session's shape: its prompt's choice sequence * 128 + config * 32 + route * 4 + number of backend errors."""
     config: Config = _pick(rng, _CONFIGS)  # type: ignore[assignment]
     errors = 0
     roll = rng.random()
@@ -112,11 +116,15 @@ def _shape(rng: random.Random) -> int:
             errors = 0 if r < 0.94 else 1 if r < 0.99 else 2  # vLLM down: fallback; and a retry
         else:
             errors = 0 if r < 0.96 else 1  # an unparsable reply, retried
-    return int(config) * 32 + int(route) * 4 + errors
+    sequence = pick_sequence(rng, config is not Config.STATIC_ONLY) if route in _WITH_COMMAND else 0
+    return sequence * 128 + int(config) * 32 + int(route) * 4 + errors
 
 
-def _unpack(shape: int) -> tuple[Config, Route, int]:
-    return Config(shape // 32), Route((shape // 4) % 8), shape % 4
+_WITH_COMMAND = (Route.PASSTHROUGH, Route.STATIC, Route.MODEL_OK)
+
+
+def _unpack(shape: int) -> tuple[Config, Route, int, int]:
+    return Config((shape // 32) % 4), Route((shape // 4) % 8), shape % 4, shape // 128
 
 
 # -- when: working hours, weekdays, and growth over the span -------------------------------------
@@ -236,7 +244,7 @@ class _Session:
 
 def _session(rng: random.Random, shape: int, start_ms: int, progress: float) -> list[Event]:
     """The events of one request of the given shape, starting `start_ms` after the epoch."""
-    config, route, errors = _unpack(shape)
+    config, route, errors, sequence = _unpack(shape)
     s = _Session(f"{rng.getrandbits(128):032x}", start_ms)
     platform: tuple[OsFamily, Arch] = _pick(rng, _PLATFORMS)  # type: ignore[assignment]
     level: SafetyLevel = _pick(rng, _LEVELS)  # type: ignore[assignment]
@@ -269,7 +277,11 @@ def _session(rng: random.Random, shape: int, start_ms: int, progress: float) -> 
         s.events.append(
             SafetyValidation(session_id=s.session_id, ts=s.ts(), risk=risk, action=action, categories=_categories(rng, risk))
         )
-        executed = rng.random() < _P_EXECUTED[action]
+        if sequence:
+            model = Backend.VLLM if config is Config.STATIC_VLLM_LLAMA else Backend.LLAMA_CPP
+            executed = prompt_events(rng, s, sequence, model, level, action)
+        else:
+            executed = rng.random() < _P_EXECUTED[action]
     s.later(_ms(rng, 3, 0.5))
     s.events.append(
         SessionEnd(
@@ -352,13 +364,13 @@ def demo_events(count: int, *, seed: int = 0, days: int = 30, end: datetime | No
     finish = (end or default_end()).astimezone(timezone.utc)
     start = finish - timedelta(days=days)
     shapes_rng, times_rng, content_rng = (random.Random(f"caro-demo:{seed}:{part}") for part in ("shapes", "times", "content"))
-    shapes = bytearray()
+    shapes = array("H")
     total = 0
     while total < count:
         shape = _shape(shapes_rng)
         shapes.append(shape)
-        _, route, errors = _unpack(shape)
-        total += _BASE_EVENTS[route] + errors
+        _, route, errors, sequence = _unpack(shape)
+        total += _BASE_EVENTS[route] + errors + extra_events(sequence)
     span_s = days * 86_400.0
     start_ms = int(start.timestamp() * 1000)
     times = _session_starts(times_rng, len(shapes), start, days * 24)

@@ -33,6 +33,7 @@ class EventType(str, Enum):
     SAFETY_VALIDATION = "safety_validation"
     BACKEND_ERROR = "backend_error"
     SESSION_END = "session_end"
+    PROMPT_ACTION = "prompt_action"
 
 
 class OsFamily(str, Enum):
@@ -72,6 +73,17 @@ class GenerationFailure(str, Enum):
     PARSE_ERROR = "parse_error"
     BACKEND_ERROR = "backend_error"
     VALIDATION_ERROR = "validation_error"
+
+
+class PromptChoice(str, Enum):
+    """What the user chose at the interactive prompt (`pipeline/cli/interactive.py`), never what they typed."""
+
+    RUN = "run"
+    EDIT = "edit"
+    REVISE = "revise"
+    EXPLAIN = "explain"
+    COPY = "copy"
+    QUIT = "quit"
 
 
 def new_session_id() -> str:
@@ -246,10 +258,19 @@ class SessionEnd(_Event):
     executed: bool
 
 
-Event: TypeAlias = SessionStart | CommandGeneration | SafetyValidation | BackendError | SessionEnd
+@dataclass(frozen=True, kw_only=True)
+class PromptAction(_Event):
+    """One choice the user made at the interactive prompt: which action, by name only."""
+
+    event_type: ClassVar[EventType] = EventType.PROMPT_ACTION
+
+    choice: PromptChoice
+
+
+Event: TypeAlias = SessionStart | CommandGeneration | SafetyValidation | BackendError | SessionEnd | PromptAction
 
 EVENT_CLASSES: dict[EventType, type[_Event]] = {
-    cls.event_type: cls for cls in (SessionStart, CommandGeneration, SafetyValidation, BackendError, SessionEnd)
+    cls.event_type: cls for cls in (SessionStart, CommandGeneration, SafetyValidation, BackendError, SessionEnd, PromptAction)
 }
 
 # Every text value a stored row may hold in a closed column. Public by construction: seeing one
@@ -266,6 +287,7 @@ VOCABULARY: frozenset[str] = frozenset(
     + [e.value for e in Action]
     + [e.value for e in Category]
     + [e.value for e in Outcome]
+    + [e.value for e in PromptChoice]
 )
 
 

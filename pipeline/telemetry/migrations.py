@@ -76,3 +76,9 @@ def m003_dropped_by_reason(db: Database) -> None:
     db.execute("INSERT INTO dropped_by_reason (reason, event_type, count) SELECT 'invalid', event_type, count FROM dropped")
     db["dropped"].drop()
     db.rename_table("dropped_by_reason", "dropped")
+
+
+@migrations()
+def m004_prompt_choices(db: Database) -> None:
+    """The `choice` column of `prompt_action` events: what the user chose at the interactive prompt."""
+    db["events"].add_column("choice", str)

@@ -69,10 +69,8 @@ class Recorder:
             )
         ]
         for draft in drafts:
-            fields = dict(draft.fields)
-            if draft.timed_by and "duration_ms" not in fields:
-                fields["duration_ms"] = round(sum(durations_ms.get(name, 0.0) for name in draft.timed_by))
-            out.append(EVENT_CLASSES[draft.event_type](session_id=sid, ts=draft.at or utc_timestamp(), **fields))
+            timed = draft.timed(durations_ms)
+            out.append(EVENT_CLASSES[draft.event_type](session_id=sid, ts=draft.at or utc_timestamp(), **timed.fields))
         total = round((time.perf_counter() - self.started) * 1000)
         out.append(SessionEnd(session_id=sid, ts=utc_timestamp(), outcome=result.outcome, duration_ms=total, executed=executed))
         return out

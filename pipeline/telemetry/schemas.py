@@ -33,6 +33,7 @@ from pipeline.telemetry.events import (  # TS_RE, UNKNOWN_TYPE, ValidatedBatch: 
     EventType,
     GenerationFailure,
     OsFamily,
+    PromptChoice,
     _Event,
     _plain,
 )
@@ -198,12 +199,20 @@ class SessionEndRow(EventRow):
     executed: Series[bool]
 
 
+class PromptActionRow(EventRow):
+    """A `prompt_action` row."""
+
+    event_type: Series[Text] = pa.Field(isin=[EventType.PROMPT_ACTION.value])
+    choice: Series[Text] = pa.Field(isin=_values(PromptChoice))
+
+
 MODELS: dict[str, type[EventRow]] = {
     EventType.SESSION_START.value: SessionStartRow,
     EventType.COMMAND_GENERATION.value: CommandGenerationRow,
     EventType.SAFETY_VALIDATION.value: SafetyValidationRow,
     EventType.BACKEND_ERROR.value: BackendErrorRow,
     EventType.SESSION_END.value: SessionEndRow,
+    EventType.PROMPT_ACTION.value: PromptActionRow,
 }
 
 
