@@ -18,6 +18,10 @@ from pipeline.paths import REPO_CONFIGS
 # Compound shell syntax no request contains: a function definition or a loop/if body.
 _COMPOUND = re.compile(r"\(\)\s*\{|;\s*(?:do|then|done|fi|esac)\b")
 _SHELL_CHARS = set("-/.*?=$~|&;<>(){}[]`\\'\"0123456789")
+# An adverb ("numerically", "alphabetically", "recursively"): English, never an operand a
+# utility is given. Seven letters or more, so `apply` and `only` are not taken for one.
+_ADVERB = re.compile(r"^[a-z]{5,}ly$")
+_BARE = re.compile(r"^[a-z]+$")
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,12 @@ def looks_like_command(text: str) -> bool:
     if name not in vocab.commands and not words[0].startswith(("/", "./")):
         return False
     rest = words[1:]
-    if any(w.lower() in vocab.request_words for w in rest if not w.startswith(("'", '"'))):
+    unquoted = [w for w in rest if not w.startswith(("'", '"'))]
+    if any(w.lower() in vocab.request_words or _ADVERB.match(w) for w in unquoted):
+        return False
+    if name in vocab.ambiguous and len(rest) > 1 and _BARE.match(rest[0]) and _BARE.match(rest[1]):
+        # "which package provides /usr/bin/curl": two plain words after a name that is also an
+        # English word read as a sentence, whatever follows them.
         return False
     if name in vocab.ambiguous and rest:
         # "kill firefox" is a request; "kill 1234" and "find . -name x" are commands.
