@@ -70,4 +70,4 @@ def test_eight_processes_writing_at_once_lose_no_event(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     applied = conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id").fetchall()
     conn.close()
-    assert applied == [("m001_create_events",), ("m002_dropped_counts",), ("m003_dropped_by_reason",)]
+    assert applied == [("m001_create_events",), ("m002_dropped_counts",), ("m003_dropped_by_reason",), ("m004_prompt_choices",)]
