@@ -190,6 +190,15 @@ def configuration_reference() -> str:
             "(`caro model pull`; a progress bar on a terminal), and the download is not counted. Ctrl-C stops",
             "a request at once (exit code 130), through the service too.",
             "",
+            "## The working directory's names: `vllm.send_directory_names`",
+            "",
+            "The model is told the names of the files and folders in the working directory (names only,",
+            "bounded: the folder's entries and one level down, at most 100; never their contents), so that",
+            "it uses the paths that are there. A model on this machine always gets them: llama.cpp, vLLM in",
+            "process, or a vLLM server at a loopback address. A vLLM server on another machine gets them",
+            "only with `vllm.send_directory_names = true`, as they then leave the machine; without it, its",
+            "prompt holds the platform but no names. See [privacy](privacy.md#what-the-model-sees).",
+            "",
         ]
     )
 

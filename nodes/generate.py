@@ -13,10 +13,15 @@ import_hamilton()  # before any Hamilton module: keeps pandera's import out of t
 
 from hamilton.function_modifiers import config  # noqa: E402
 
-from pipeline.backends.base import Backend, BackendChain, Prompt, generate_with_fallback
+from pipeline.backends.base import Backend, BackendChain, Prompt
 from pipeline.backends.chain import backend_for
+from pipeline.candidates import Answers, ask, ranked
+from pipeline.generation_plan import DEFAULT_PLAN, ExampleSource, GenerationPlan
+from pipeline.lint import check_command, score
 from pipeline.prompting import build_prompt, example_index, follow_up_prompt, installed_utilities, utility_summaries
+from pipeline.static.retrieval import corpus_index, named_paths
 from pipeline.static.table import StaticTable
+from pipeline.workdir import FolderListing, folder_listing, names_may_be_sent
 from pipeline.values import (
     FollowUp,
     Generation,
@@ -27,16 +32,17 @@ from pipeline.values import (
     StaticMatch,
 )
 
-EXAMPLES_PER_PROMPT = 4
-
-
 def needs_model(
     request_problem: InputProblem | None,
     passthrough_command: str | None,
     static_match: StaticMatch | None,
+    command_count: int = 1,
 ) -> bool:
-    """Whether this request must go to a language model (no earlier stage answered it)."""
-    return request_problem is None and passthrough_command is None and static_match is None
+    """Whether this request must go to a language model: no earlier stage answered it, or the
+    user asked for more commands than the static table's one (`caro -n`)."""
+    if request_problem is not None or passthrough_command is not None:
+        return False
+    return static_match is None or command_count > 1
 
 
 def installed_tools(needs_model: bool) -> tuple[str, ...]:
@@ -44,13 +50,36 @@ def installed_tools(needs_model: bool) -> tuple[str, ...]:
     return installed_utilities() if needs_model else ()
 
 
+def folder_names(
+    needs_model: bool, working_directory: str, llm_settings: dict, generation_plan: GenerationPlan = DEFAULT_PLAN
+) -> FolderListing | None:
+    """The names in the working directory (bounded), for the prompt; None when they are not to be
+    sent: the plan leaves them out, or a backend would send them to another machine and the user
+    has not allowed it (`vllm.send_directory_names`)."""
+    if not needs_model or not generation_plan.folder_names or not names_may_be_sent(llm_settings):
+        return None
+    return folder_listing(working_directory)
+
+
 def prompt_examples(
-    needs_model: bool, task_text: str, static_table: StaticTable, platform_profile: Platform
+    needs_model: bool,
+    task_text: str,
+    static_table: StaticTable,
+    platform_profile: Platform,
+    folder_names: FolderListing | None,
+    generation_plan: GenerationPlan = DEFAULT_PLAN,
 ) -> tuple[tuple[str, str], ...]:
-    """Worked (request, command) examples retrieved from the static table for this request (and the ones it follows up)."""
-    if not needs_model:
+    """Worked (request, command) examples retrieved for this request (and the ones it follows up),
+    rendered with the names it gives."""
+    if not needs_model or generation_plan.retrieved == 0:
         return ()
-    return example_index(static_table, platform_profile).nearest(task_text, EXAMPLES_PER_PROMPT)
+    plan = generation_plan
+    if plan.example_source is ExampleSource.TABLE:
+        found = example_index(static_table, platform_profile).nearest(task_text, plan.retrieved)
+    else:
+        named = named_paths(task_text, folder_names.folders() if folder_names else ())
+        found = corpus_index(static_table, platform_profile).nearest(task_text, plan.retrieved, named, said=plan.names_from_words)
+    return tuple(reversed(found)) if plan.nearest_last else found
 
 
 def tool_summaries(needs_model: bool, task_text: str, prompt_examples: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -65,7 +94,9 @@ def generation_prompt(
     installed_tools: tuple[str, ...],
     prompt_examples: tuple[tuple[str, str], ...],
     tool_summaries: tuple[tuple[str, str], ...],
+    folder_names: FolderListing | None,
     follow_up: FollowUp | None = None,
+    generation_plan: GenerationPlan = DEFAULT_PLAN,
 ) -> Prompt | None:
     """The prompt for the model; None when the request does not need one.
 
@@ -73,7 +104,9 @@ def generation_prompt(
     """
     if not needs_model:
         return None
-    prompt = build_prompt(request_text, platform_profile, installed_tools, prompt_examples, tool_summaries)
+    prompt = build_prompt(
+        request_text, platform_profile, installed_tools, prompt_examples, tool_summaries, plan=generation_plan, listing=folder_names
+    )
     return prompt if follow_up is None else follow_up_prompt(prompt, follow_up)
 
 
@@ -108,8 +141,31 @@ def llm_chain(needs_model: bool, primary_backend: Backend | None, llm_settings: 
     return BackendChain(tuple(backends), retries=llm_settings.get("generation.retries", 1))
 
 
-def llm_generation(generation_prompt: Prompt | None, llm_chain: BackendChain, generation_timeout_s: float) -> Generation:
-    """The model's command, after trying each backend of the chain; failures are values."""
+def llm_answers(
+    generation_prompt: Prompt | None,
+    llm_chain: BackendChain,
+    generation_timeout_s: float,
+    generation_plan: GenerationPlan = DEFAULT_PLAN,
+    command_count: int = 1,
+) -> Answers:
+    """The model's answers: the greedy one, then the plan's sampled ones, within the time budget;
+    for `caro -n`, until there are as many different commands as asked for."""
+    if generation_prompt is None or not llm_chain:
+        return Answers()
+    want = command_count if command_count > 1 else 0
+    return ask(llm_chain, generation_prompt, generation_timeout_s, generation_plan.samples, generation_plan.temperature, want_distinct=want)
+
+
+def llm_generation(
+    generation_prompt: Prompt | None,
+    llm_chain: BackendChain,
+    llm_answers: Answers,
+    platform_profile: Platform,
+    task_text: str,
+    working_directory: str,
+) -> Generation:
+    """The model's command: of its answers, the one most of them agree with, then the one the
+    linters find least wrong in; failures are values."""
     if generation_prompt is None:
         return Generation.skipped()
     if not llm_chain:
@@ -120,13 +176,17 @@ def llm_generation(generation_prompt: Prompt | None, llm_chain: BackendChain, ge
                 message="no language model configured, and the request is not in the static table",
             ),
         )
-    outcome = generate_with_fallback(llm_chain, generation_prompt, timeout_s=generation_timeout_s)
-    if outcome.reply is None:
-        return Generation(ran=True, error=outcome.failures[-1], failures=outcome.failures)
+    replies = llm_answers.replies
+    if not replies:
+        return Generation(ran=True, error=llm_answers.failures[-1], failures=llm_answers.failures)
+    best = 0
+    if len(replies) > 1:
+        commands = [reply.command for reply in replies]
+        best = ranked(commands, lambda c: score(check_command(c, platform_profile, request=task_text, cwd=working_directory)))[0]
     return Generation(
         ran=True,
-        command=outcome.reply.command,
-        backend=outcome.reply.backend,
-        failures=outcome.failures,
-        latency_ms=outcome.reply.latency_ms,
+        command=replies[best].command,
+        backend=replies[best].backend,
+        failures=llm_answers.failures,
+        latency_ms=sum(reply.latency_ms for reply in replies),
     )

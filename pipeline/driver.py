@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
 
 def node_modules() -> list[ModuleType]:
-    """The node modules in stage order: parse, static match, generate, refine, safety, emit."""
-    from nodes import emit, generate, parse, refine, safety, static_match
+    """The node modules in stage order: parse, static match, generate, refine, safety, alternatives, emit."""
+    from nodes import alternatives, emit, generate, parse, refine, safety, static_match
 
-    return [parse, static_match, generate, refine, safety, emit]
+    return [parse, static_match, generate, refine, safety, alternatives, emit]
 
 
 def _silence_hamilton() -> None:

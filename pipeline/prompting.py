@@ -9,7 +9,6 @@ examples retrieved from the static table by word overlap with the request.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 import shutil
@@ -18,12 +17,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
+from pipeline.backends.answers import AnswerFormat, UnreadableAnswer, answer_instruction, as_answer, read_answer
 from pipeline.backends.base import Prompt
+from pipeline.generation_plan import BASELINE_PLAN, GenerationPlan
 from pipeline.lint import Finding, is_installed
 from pipeline.passthrough import vocabulary
+from pipeline.static.examples import fixed_examples
 from pipeline.static.table import StaticTable
 from pipeline.static.vocab import FILLERS
 from pipeline.values import FollowUp, Platform
+from pipeline.workdir import FolderListing, render_listing
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9+._-]*")
 _WHATIS_LINE = re.compile(r"^(\S+) \(\d\w*\)\s+- (.+)$")
@@ -116,13 +119,20 @@ def utility_summaries(request: str, examples: Sequence[tuple[str, str]]) -> tupl
     return _whatis(tuple(c for c in candidates[:8] if is_installed(c)))
 
 
-def _system_text(platform: Platform, installed: Sequence[str]) -> str:
-    """The instructions every request on this platform shares (so a model keeps them evaluated)."""
+def _platform_line(platform: Platform) -> str:
+    return (
+        f"Platform: {platform.os}, {platform.userland.value.upper()} utilities, shell {platform.shell.value}; "
+        "the command runs in the current directory."
+    )
+
+
+def _system_text(platform: Platform | None, installed: Sequence[str], answer_format: AnswerFormat) -> str:
+    """The instructions every request shares (so a model keeps them evaluated); the platform too
+    unless it goes with the request's own context (`platform` None)."""
     lines = [
         "You turn a request into one POSIX shell command.",
-        f"Platform: {platform.os}, {platform.userland.value.upper()} utilities, shell {platform.shell.value}; "
-        "the command runs in the current directory.",
-        'Answer with JSON only: {"cmd": "<command>"}.',
+        *([_platform_line(platform)] if platform is not None else []),
+        answer_instruction(answer_format),
         "Rules:",
         "- One command line; pipes and && are fine.",
         "- Use . for the current directory. Never invent placeholder paths such as /path/to/dir;"
@@ -132,20 +142,33 @@ def _system_text(platform: Platform, installed: Sequence[str]) -> str:
         "- With find -exec, end with {} + rather than \\;.",
         "- Quote patterns with * or ? in single quotes.",
         "- Do not add sudo unless the request asks for it.",
-        f"Installed utilities: {', '.join(installed)}.",
     ]
+    if installed:
+        lines.append(f"Installed utilities: {', '.join(installed)}.")
     return "\n".join(lines)
 
 
-def _context_text(summaries: Sequence[tuple[str, str]]) -> str:
-    """This request's notes: the man-page one-liners of the utilities likely to matter."""
-    if not summaries:
-        return ""
-    return "\n".join(["Relevant utilities:", *(f"- {name}: {summary}" for name, summary in summaries)])
+def _context_text(summaries: Sequence[tuple[str, str]], surroundings: str = "") -> str:
+    """This request's notes: where it runs (platform, the folder's names), then the one-liners of
+    the utilities likely to matter. Where it runs comes first: it is the same for the requests
+    made in one folder, so the model reuses it from the last prompt."""
+    lines = [surroundings] if surroundings else []
+    if summaries:
+        lines += ["Relevant utilities:", *(f"- {name}: {summary}" for name, summary in summaries)]
+    return "\n".join(lines)
 
 
-def _turn(command: str) -> str:
-    return json.dumps({"cmd": command})
+def surroundings_text(platform: Platform, listing: FolderListing | None) -> str:
+    """Where the command runs: the platform, and the names in the working directory (when it may be told)."""
+    if listing is None:
+        return _platform_line(platform)
+    if not listing:
+        return _platform_line(platform) + "\nThe current directory is empty."
+    return _platform_line(platform) + "\nFiles and folders in the current directory:\n" + render_listing(listing)
+
+
+def _turn(command: str, answer_format: AnswerFormat = AnswerFormat.JSON) -> str:
+    return as_answer(command, answer_format)
 
 
 def build_prompt(
@@ -154,13 +177,24 @@ def build_prompt(
     installed: Sequence[str],
     examples: Sequence[tuple[str, str]],
     summaries: Sequence[tuple[str, str]],
+    *,
+    plan: GenerationPlan = BASELINE_PLAN,
+    listing: FolderListing | None = None,
 ) -> Prompt:
-    """The generation prompt: the shared rules and context first, then this request's notes, examples and text."""
+    """The generation prompt: the shared rules and fixed examples first, then this request's notes, examples and text.
+
+    With `plan.folder_names`, the platform moves from the shared rules to the request's notes,
+    with the folder's names (`listing`; None when they may not be sent).
+    """
+    fmt = plan.answer_format
+    with_context = plan.folder_names
     return Prompt(
-        system=_system_text(platform, installed),
+        system=_system_text(None if with_context else platform, installed if plan.installed_list else (), fmt),
         user=request,
-        examples=tuple((asked, _turn(command)) for asked, command in examples),
-        context=_context_text(summaries),
+        examples=tuple((asked, _turn(command, fmt)) for asked, command in examples),
+        fixed_examples=tuple((asked, _turn(command, fmt)) for asked, command in fixed_examples()) if plan.fixed_examples else (),
+        context=_context_text(summaries, surroundings_text(platform, listing) if with_context else ""),
+        answer_format=fmt,
     )
 
 
@@ -187,8 +221,8 @@ def borrowed_names(command: str, request: str, examples: Sequence[tuple[str, str
     example_words: set[str] = set()
     for _, turn in examples:
         try:
-            example_words.update(shlex.split(json.loads(turn).get("cmd", "")))
-        except (ValueError, AttributeError):
+            example_words.update(shlex.split(_command_of(turn)))
+        except ValueError:  # UnreadableAnswer, or an unbalanced quote
             continue
     borrowed = []
     for word in words[1:]:
@@ -201,14 +235,23 @@ def borrowed_names(command: str, request: str, examples: Sequence[tuple[str, str
     return tuple(borrowed)
 
 
+def _command_of(turn: str) -> str:
+    """The command of an example's assistant turn, in whichever answer format it is written."""
+    try:
+        return read_answer(turn, None, AnswerFormat.JSON)
+    except UnreadableAnswer:
+        return read_answer(turn, None, AnswerFormat.CODE)
+
+
 def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> Prompt:
     """The prompt for one repair round: the first prompt, its answer, and the concrete problems found in it.
 
     The first prompt is kept whole, so the model reuses everything it evaluated for it.
     """
     problems = "\n".join(f"- {f.message}" for f in findings)
-    follow_up = f"That command has problems:\n{problems}\nReply with a corrected command for the same request, as JSON."
-    return replace(prompt, follow_ups=(*prompt.follow_ups, (_turn(command), follow_up)))
+    how = "as JSON" if prompt.answer_format is AnswerFormat.JSON else "in a code block"
+    follow_up = f"That command has problems:\n{problems}\nReply with a corrected command for the same request, {how}."
+    return replace(prompt, follow_ups=(*prompt.follow_ups, (_turn(command, prompt.answer_format), follow_up)))
 
 
 # -- Follow-ups: revising the previous command (the interactive prompt's `revise`) ------------

@@ -33,6 +33,7 @@ class RequestOptions:
     working_directory: str | None = None
     home_directory: str | None = None
     follow_up: FollowUp | None = None  # the request and command a follow-up revises (interactive `revise`)
+    count: int = 1  # how many different commands to give, best first (`caro -n`; at most 3)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Caro:
             "working_directory": options.working_directory or os.getcwd(),
             "home_directory": options.home_directory or os.path.expanduser("~"),
             "follow_up": options.follow_up,
+            "command_count": options.count,
             "static_table": self.static_table,
             "safety_rules": self.safety_rules,
             "llm_settings": self.llm_settings,

@@ -158,6 +158,11 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("vllm.api_key", _optional_text, "API key for the vLLM server (empty: none)"),
         KeySpec("vllm.timeout_s", _seconds, "seconds to wait for the vLLM server on one HTTP request"),
         KeySpec("vllm.retries", _count, "retries of an HTTP request the vLLM server could not take (refused, 5xx)"),
+        KeySpec(
+            "vllm.send_directory_names",
+            _boolean,
+            "send the names of the files and folders in the working directory to a vLLM server on another machine",
+        ),
         KeySpec("output", _choice(*(o.value for o in OutputFormat)), "output format: plain, json or yaml"),
         KeySpec("extra_static_tables", _paths, "extra static-match table files"),
         KeySpec("extra_safety_rules", _paths, "extra safety-rule files"),

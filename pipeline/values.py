@@ -260,9 +260,10 @@ class Result:
     backend_failures: tuple[GenerationError, ...] = ()  # failures recovered from (or not) on the way
     refine_ran: bool = False
     refine_changed: bool = False
+    alternatives: tuple[Result, ...] = ()  # other commands for the request, best first (`caro -n`)
 
     def as_dict(self) -> dict[str, object]:
-        """A JSON-ready dict with the documented field names."""
+        """A JSON-ready dict with the documented field names (not the alternatives: `caro -n` lists them)."""
         return {
             "command": self.command,
             "source": self.source.value,

@@ -40,10 +40,16 @@ class ScriptedBackend:
         return True
 
 
+def _generate(prompt: Prompt, chain: BackendChain, timeout_s: float):
+    """The generate stage's two nodes: the model's answers, and the one chosen."""
+    answers = generate.llm_answers(prompt, chain, timeout_s)
+    return generate.llm_generation(prompt, chain, answers, GNU, prompt.user, CWD)
+
+
 def _run(backend: ScriptedBackend, request: str = "find python files"):
     prompt = Prompt(system="s", user=request)
     chain = BackendChain((backend,))
-    first = generate.llm_generation(prompt, chain, 20.0)
+    first = _generate(prompt, chain, 20.0)
     findings = refine.candidate_findings(first, GNU, request, prompt, CWD)
     return first, findings, refine.refined_generation(first, findings, prompt, chain, 20.0, GNU, request, CWD)
 
@@ -86,7 +92,7 @@ def test_no_repair_when_the_time_budget_is_spent() -> None:
     backend = ScriptedBackend(["find . -name *.py", "find . -name '*.py'"])
     prompt = Prompt(system="s", user="find python files")
     chain = BackendChain((backend,))
-    first = generate.llm_generation(prompt, chain, 0.5)
+    first = _generate(prompt, chain, 0.5)
     findings = refine.candidate_findings(first, GNU, prompt.user, prompt, CWD)
     refined = refine.refined_generation(first, findings, prompt, chain, 0.5, GNU, prompt.user, CWD)
     assert not refined.refine_ran and refined.command == "find . -name *.py" and refined.findings
@@ -96,12 +102,12 @@ def test_no_repair_when_the_time_budget_is_spent() -> None:
 def test_backend_failures_are_values_and_the_chain_falls_back() -> None:
     down = ScriptedBackend([BackendFailure(GenerationErrorKind.TIMEOUT, "timed out", "vllm")] * 2, name="vllm")
     up = ScriptedBackend(["ls"], name="llama_cpp")
-    generation = generate.llm_generation(Prompt(system="s", user="u"), BackendChain((down, up)), 20.0)
+    generation = _generate(Prompt(system="s", user="u"), BackendChain((down, up)), 20.0)
     assert generation.command == "ls" and generation.backend == "llama_cpp"
     assert [f.kind for f in generation.failures] == [GenerationErrorKind.TIMEOUT] * 2
     assert all(f.recoverable and f.backend == "vllm" for f in generation.failures)
     fatal = ScriptedBackend([BackendFailure(GenerationErrorKind.NOT_FOUND, "no model", "llama_cpp")])
-    failed = generate.llm_generation(Prompt(system="s", user="u"), BackendChain((fatal,)), 20.0)
+    failed = _generate(Prompt(system="s", user="u"), BackendChain((fatal,)), 20.0)
     assert failed.command is None and failed.error is not None and not failed.error.recoverable
     assert len(fatal.prompts) == 1  # a fatal failure is not retried
 
@@ -133,7 +139,7 @@ def test_a_name_copied_from_an_example_is_a_finding_and_gets_repaired() -> None:
     backend = ScriptedBackend(["tar -czf src.tar.gz src", "tar -czf project.tar.gz project"])
     prompt = Prompt(system="s", user="compress the ./project folder", examples=(("Archive a directory", '{"cmd": "tar -czf src.tar.gz src"}'),))
     chain = BackendChain((backend,))
-    first = generate.llm_generation(prompt, chain, 20.0)
+    first = _generate(prompt, chain, 20.0)
     findings = refine.candidate_findings(first, GNU, prompt.user, prompt, CWD)
     assert [f.source for f in findings] == ["example"] and "src" in findings[0].message
     refined = refine.refined_generation(first, findings, prompt, chain, 20.0, GNU, prompt.user, CWD)

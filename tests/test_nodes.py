@@ -6,6 +6,7 @@ import pytest
 
 from nodes import emit, generate, parse, refine
 from pipeline.backends.base import BackendChain
+from pipeline.candidates import Answers
 from pipeline.values import (
     Action,
     Candidate,
@@ -97,14 +98,17 @@ def test_the_model_is_needed_only_when_no_earlier_stage_answered() -> None:
 def test_the_static_path_builds_no_context_and_calls_no_model() -> None:
     assert generate.installed_tools(False) == ()
     assert generate.tool_summaries(False, "anything", ()) == ()
-    assert generate.generation_prompt(False, "x", None, (), (), ()) is None  # type: ignore[arg-type]
-    assert generate.llm_generation(None, BackendChain(), 20.0) == Generation.skipped()
+    assert generate.folder_names(False, ".", {}) is None
+    assert generate.prompt_examples(False, "x", None, None, None) == ()  # type: ignore[arg-type]
+    assert generate.generation_prompt(False, "x", None, (), (), (), None) is None  # type: ignore[arg-type]
+    assert generate.llm_answers(None, BackendChain(), 20.0) == Answers()
+    assert generate.llm_generation(None, BackendChain(), Answers(), None, "", ".") == Generation.skipped()  # type: ignore[arg-type]
 
 
 def test_generate_reports_that_no_model_is_configured_as_a_value() -> None:
     from pipeline.backends.base import Prompt
 
-    generation = generate.llm_generation(Prompt(system="s", user="u"), BackendChain(), 20.0)
+    generation = generate.llm_generation(Prompt(system="s", user="u"), BackendChain(), Answers(), None, "u", ".")  # type: ignore[arg-type]
     assert generation.ran and generation.command is None
     assert generation.error is not None and generation.error.kind is GenerationErrorKind.NOT_CONFIGURED
 
@@ -129,7 +133,8 @@ def test_emit_turns_each_outcome_into_one_result() -> None:
 
     from pipeline.backends.base import Prompt
 
-    none = emit.result(None, None, None, generate.llm_generation(Prompt(system="s", user="u"), BackendChain(), 20.0), SafetyLevel.MODERATE)
+    unconfigured = generate.llm_generation(Prompt(system="s", user="u"), BackendChain(), Answers(), None, "u", ".")  # type: ignore[arg-type]
+    none = emit.result(None, None, None, unconfigured, SafetyLevel.MODERATE)
     assert none.outcome is Outcome.NO_COMMAND and none.generation_error is not None
     assert "no language model configured" in none.explanation
 

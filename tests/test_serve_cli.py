@@ -37,7 +37,8 @@ def _typer_table(name: str) -> dict[str, tuple[str, str]]:
     for param in _command(name).params:
         if param.param_type_name != "option" or "--help" in param.opts:
             continue
-        kind = "flag" if param.is_flag else "choice" if _choices(param) else "text"
+        counted = param.type_descriptor.annotation is int and param.max is not None  # -n: a whole number in a range
+        kind = "flag" if param.is_flag else "choice" if _choices(param) else "count" if counted else "text"
         for flag in param.opts:
             table[flag] = (param.name, kind)
     return table
@@ -50,6 +51,8 @@ def test_the_fast_parser_has_every_option_of_run_and_check_and_nothing_else() ->
         for param in _command(command).params:
             if param.param_type_name == "option" and _choices(param):
                 assert _choices(param) == fast.CHOICES[param.name]
+            if param.param_type_name == "option" and param.type_descriptor.annotation is int:
+                assert fast.COUNTS == tuple(str(n) for n in range(param.min, param.max + 1))
     assert set(fast.COMMANDS) == set(typer.main.get_command(app).commands)
 
 

@@ -8,36 +8,25 @@ the request or the model's output.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
 # The request's clock lives in its own module; these names are imported from here too.
 from pipeline.backends.clock import cancel_on, cancelled, off_the_clock, request_budget, request_scope  # noqa: F401
+from pipeline.backends.answers import MAX_COMMAND_CHARS, AnswerFormat, UnreadableAnswer, command_schema, read_answer  # noqa: F401
 from pipeline.values import GenerationError, GenerationErrorKind
 
 # Timeouts, unparsable output and failed inference may go away on a retry or another backend;
 # a missing model, a model that cannot load, or memory exhaustion will not.
 RECOVERABLE = frozenset({GenerationErrorKind.TIMEOUT, GenerationErrorKind.PARSE_ERROR, GenerationErrorKind.INFERENCE_FAILED})
 
-MAX_COMMAND_CHARS = 400
 # No retry, fallback or repair round starts with less of the budget left: it could not finish.
 MIN_ATTEMPT_S = 0.5
 
 CANCELLED = "the request was cancelled"
 # A warm-up (load, shared prompt, or the wait for another request) that outlasted generation.warmup_s.
 WARMUP_SPENT = "the model was not ready in time: loading it, reading its shared prompt or waiting for other requests took longer than generation.warmup_s"
-
-
-def command_schema(max_chars: int = MAX_COMMAND_CHARS) -> dict[str, Any]:
-    """The JSON schema a model's reply must follow: one object with a bounded `cmd` string."""
-    return {
-        "type": "object",
-        "properties": {"cmd": {"type": "string", "minLength": 1, "maxLength": max_chars}},
-        "required": ["cmd"],
-        "additionalProperties": False,
-    }
 
 
 @dataclass(frozen=True)
@@ -59,6 +48,9 @@ class Prompt:
     fixed_examples: tuple[tuple[str, str], ...] = ()  # (user turn, assistant turn) pairs every request shares
     context: str = ""
     follow_ups: tuple[tuple[str, str], ...] = ()  # (assistant turn, user turn) pairs after the user's turn
+    answer_format: AnswerFormat = AnswerFormat.JSON  # how the model writes its command (pipeline/backends/answers.py)
+    temperature: float = 0.0  # 0: greedy; above: sampled (with `seed`), for several candidates
+    seed: int | None = None
 
     def prefix_messages(self) -> list[dict[str, str]]:
         """The turns every request shares: the system text and the fixed examples."""
@@ -123,18 +115,21 @@ class Backend(Protocol):
         ...
 
 
-def parse_command_reply(text: str | None, finish_reason: str | None, backend: str) -> str:
-    """The `cmd` of a JSON reply; a reply cut off by max_tokens or without a command is a parse error."""
-    if finish_reason == "length":
-        raise BackendFailure(GenerationErrorKind.PARSE_ERROR, "the model's reply was cut off by the token limit", backend)
+def response_format(prompt: Prompt) -> dict[str, Any] | None:
+    """llama.cpp's `response_format` for the prompt: the command schema for JSON answers, none for free ones."""
+    if prompt.answer_format is AnswerFormat.JSON:
+        return {"type": "json_object", "schema": command_schema(prompt.max_command_chars)}
+    return None
+
+
+def parse_command_reply(
+    text: str | None, finish_reason: str | None, backend: str, answer_format: AnswerFormat = AnswerFormat.JSON
+) -> str:
+    """The command of a reply in the prompt's answer format; an unreadable or cut-off reply is a parse error."""
     try:
-        data = json.loads(text or "")
-    except json.JSONDecodeError:
-        raise BackendFailure(GenerationErrorKind.PARSE_ERROR, "the model's reply is not valid JSON", backend) from None
-    command = data.get("cmd") if isinstance(data, dict) else None
-    if not isinstance(command, str) or not command.strip():
-        raise BackendFailure(GenerationErrorKind.PARSE_ERROR, "the model's reply has no command", backend)
-    return command.strip()
+        return read_answer(text, finish_reason, answer_format)
+    except UnreadableAnswer as unreadable:
+        raise BackendFailure(unreadable.kind, str(unreadable), backend) from None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The embedded default backend: a GGUF model run in this process by llama.cpp (llama-cpp-python).
 
 The model loads lazily, on the first request, once per process (`pipeline/backends/llama_models.py`).
-The reply is constrained to `command_schema()` by llama.cpp's JSON-schema grammar.
+The reply is constrained to `command_schema()` by llama.cpp's JSON-schema grammar, or, with the prompt's
+`answer_format` CODE, free and read to its first code block (streaming stops when the block closes).
 
 Time (`pipeline/backends/clock.py`): the request's budget covers its own work, stopped at the
 deadline inside llama.cpp's evaluations (its abort callback) and between generated tokens.
@@ -25,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.backends.base import CANCELLED, WARMUP_SPENT, BackendFailure, Prompt, Reply, command_schema, parse_command_reply
+from pipeline.backends.answers import answer_ended
+from pipeline.backends.base import CANCELLED, WARMUP_SPENT, BackendFailure, Prompt, Reply, parse_command_reply, response_format
 from pipeline.backends.clock import GENERATING, LOADING, cancel_event, cancelled, deadline_after, off_the_clock, report
 from pipeline.backends.llama_models import (  # noqa: F401  (loaded_models, unload_all: imported from here too)
     NAME,
@@ -127,7 +129,7 @@ class LlamaCppBackend:
             text, finish_reason, tokens = _complete(model, prompt, deadline_after(timeout_s))
         finally:
             model.lock.release()
-        command = parse_command_reply(text, finish_reason, NAME)
+        command = parse_command_reply(text, finish_reason, NAME, prompt.answer_format)
         return Reply(
             command=command,
             backend=NAME,
@@ -201,9 +203,10 @@ def _stream(model: LoadedModel, prompt: Prompt, deadline: float) -> tuple[str, s
     try:
         stream = model.llama.create_chat_completion(
             messages=prompt.messages(),
-            response_format={"type": "json_object", "schema": command_schema(prompt.max_command_chars)},
+            response_format=response_format(prompt),
             max_tokens=prompt.max_tokens,
-            temperature=0.0,
+            temperature=prompt.temperature,
+            seed=prompt.seed,
             stream=True,
         )
         parts: list[str] = []
@@ -217,6 +220,8 @@ def _stream(model: LoadedModel, prompt: Prompt, deadline: float) -> tuple[str, s
                     parts.append(piece)
                     tokens += 1  # llama-cpp-python streams one chunk per generated token
                 finish_reason = choice.get("finish_reason") or finish_reason
+                if finish_reason is None and piece and answer_ended("".join(parts), prompt.answer_format):
+                    break  # a closed code block: the rest of a free answer is never read
                 if finish_reason is None and time.monotonic() > deadline:
                     raise BackendFailure(GenerationErrorKind.TIMEOUT, "the model did not answer within the time budget", NAME)
                 if finish_reason is None and cancelled():

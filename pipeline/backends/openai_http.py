@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.backends.base import BackendFailure, Prompt, Reply, command_schema, parse_command_reply
+from pipeline.backends.base import AnswerFormat, BackendFailure, Prompt, Reply, command_schema, parse_command_reply
 from pipeline.values import GenerationErrorKind
 
 NAME = "vllm"
@@ -101,16 +101,21 @@ class OpenAIHttpBackend:
         """One command for the prompt, or BackendFailure."""
         started = time.monotonic()
         deadline = started + timeout_s
-        body = {
+        body: dict[str, Any] = {
             "model": self._model_name(deadline),
             "messages": prompt.messages(),
             "max_tokens": prompt.max_tokens,
-            "temperature": 0,
-            "response_format": {
+            "temperature": prompt.temperature,
+        }
+        if prompt.seed is not None:
+            body["seed"] = prompt.seed
+        if prompt.answer_format is AnswerFormat.JSON:
+            body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "shell_command", "schema": command_schema(prompt.max_command_chars), "strict": True},
-            },
-        }
+            }
+        else:
+            body["stop"] = ["\n```\n"]  # the end of the first code block: the rest is never read
         data = self._request("POST", "/v1/chat/completions", body, deadline)
         try:
             choice = data["choices"][0]
@@ -118,7 +123,7 @@ class OpenAIHttpBackend:
             finish_reason = choice.get("finish_reason")
         except (KeyError, IndexError, TypeError, AttributeError):
             raise _fail(GenerationErrorKind.PARSE_ERROR, "the vLLM server's reply has no message") from None
-        command = parse_command_reply(text, finish_reason, NAME)
+        command = parse_command_reply(_closed(text, prompt), finish_reason, NAME, prompt.answer_format)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         return Reply(
             command=command,
@@ -203,3 +208,10 @@ class OpenAIHttpBackend:
         if not isinstance(data, dict):
             raise _fail(GenerationErrorKind.PARSE_ERROR, "the vLLM server's reply is not a JSON object")
         return data
+
+
+def _closed(text: str | None, prompt: Prompt) -> str | None:
+    """A free answer as the model wrote it: the server's stop sequence removed the code block's closing fence."""
+    if prompt.answer_format is AnswerFormat.CODE and text is not None and text.count("```") % 2 == 1:
+        return text + "\n```"
+    return text

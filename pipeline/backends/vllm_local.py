@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from pipeline.backends.base import BackendFailure, Prompt, Reply, command_schema, parse_command_reply
+from pipeline.backends.base import AnswerFormat, BackendFailure, Prompt, Reply, command_schema, parse_command_reply
 from pipeline.values import GenerationErrorKind
 
 NAME = "vllm"
@@ -106,11 +106,12 @@ class VllmLocalBackend:
         started = time.monotonic()
         engine = self._engine()
         vllm, structured_outputs = _import_vllm()
+        constrained = prompt.answer_format is AnswerFormat.JSON
         params = vllm.SamplingParams(
-            structured_outputs=structured_outputs(json=command_schema(prompt.max_command_chars)),
-            temperature=0.0,
+            structured_outputs=structured_outputs(json=command_schema(prompt.max_command_chars)) if constrained else None,
+            temperature=prompt.temperature,
             max_tokens=prompt.max_tokens,
-            seed=self.seed,
+            seed=self.seed if prompt.seed is None else prompt.seed,
         )
         try:
             outputs = engine.chat(prompt.messages(), params, use_tqdm=False)
@@ -120,7 +121,7 @@ class VllmLocalBackend:
             if _looks_like(exc, _OOM_HINTS):
                 raise BackendFailure(GenerationErrorKind.OOM, "the GPU ran out of memory", NAME) from None
             raise BackendFailure(GenerationErrorKind.INFERENCE_FAILED, f"vLLM inference failed ({type(exc).__name__})", NAME) from None
-        command = parse_command_reply(completion.text, completion.finish_reason, NAME)
+        command = parse_command_reply(completion.text, completion.finish_reason, NAME, prompt.answer_format)
         prompt_ids = getattr(request, "prompt_token_ids", None)
         return Reply(
             command=command,

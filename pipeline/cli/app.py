@@ -149,6 +149,13 @@ def run(
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the command and its judgement; never run or ask.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Explain where the command came from, on stderr.")] = False,
+    count: Annotated[
+        int,
+        typer.Option(
+            "--count", "-n", min=1, max=3,
+            help="Up to N different commands (1 to 3), best first, each with its judgement; nothing is run (not with -x or -y).",
+        ),
+    ] = 1,
     config: ConfigOpt = None,
 ) -> int:
     """Turn a request into a command, judge it, and run it if asked (the default command)."""
@@ -156,7 +163,7 @@ def run(
 
     return run_request(
         words=request, prompt=prompt, output=output, shell=shell, safety=safety,
-        execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, config=config,
+        execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, config=config, count=count,
     )
 
 

@@ -39,13 +39,15 @@ RUN_OPTIONS: dict[str, tuple[str, str]] = {
     "--yes": ("yes", "flag"), "-y": ("yes", "flag"),
     "--dry-run": ("dry_run", "flag"),
     "--verbose": ("verbose", "flag"), "-v": ("verbose", "flag"),
+    "--count": ("count", "count"), "-n": ("count", "count"),
     "--config": ("config", "text"),
 }
 CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     flag: spec for flag, spec in RUN_OPTIONS.items() if spec[0] in ("output", "shell", "safety", "config")
 }
 _RUN_DEFAULTS = {"prompt": None, "output": None, "shell": None, "safety": None, "execute": False, "yes": False,
-                 "dry_run": False, "verbose": False, "config": None}
+                 "dry_run": False, "verbose": False, "config": None, "count": 1}
+COUNTS = ("1", "2", "3")  # -n's range (typer's IntRange(1, 3) in app.py): anything else is typer's to report
 
 
 def parse(argv: list[str]) -> dict[str, Any] | None:
@@ -103,6 +105,10 @@ def _parse_command(command: str, args: list[str], options: dict[str, tuple[str, 
             value = value.lower()
             if value not in CHOICES[parameter]:
                 return None
+        if kind == "count":
+            if value.strip() not in COUNTS:
+                return None
+            value = int(value)
         params[parameter] = value
     return {"command": command, "words": words, **params}
 
@@ -149,7 +155,8 @@ def run_parsed(parsed: dict[str, Any]) -> int:
         return 0
     command, words = parsed["command"], parsed["words"] or None
     prompt = parsed.get("prompt")
-    if (prompt is not None and words) or (prompt is None and not words and not stdin_has_text()):
+    several_run = parsed.get("count", 1) > 1 and (parsed.get("execute") or parsed.get("yes"))
+    if several_run or (prompt is not None and words) or (prompt is None and not words and not stdin_has_text()):
         # A usage error, said in this process's order (a broken config file is reported first).
         return _here(parsed, words, prompt, service=False)
     wanted = service_wanted(os.environ, parsed["config"])
@@ -191,5 +198,5 @@ def _here(parsed: dict[str, Any], words: list[str] | None, prompt: str | None, *
         return check_command(words=words if prompt is None else [prompt], **common)
     return run_request(
         words=words, prompt=prompt, execute=parsed["execute"], yes=parsed["yes"], dry_run=parsed["dry_run"],
-        verbose=parsed["verbose"], **common,
+        verbose=parsed["verbose"], count=parsed["count"], **common,
     )

@@ -19,7 +19,7 @@ from pipeline.cli.common import data_text, read_text, settings_from
 from pipeline.cli.hints import no_command_hint
 from pipeline.cli.main import ends_process, uses_service
 from pipeline.cli.perform import Script, perform, write
-from pipeline.errors import ExitCode
+from pipeline.errors import ExitCode, usage_error
 from pipeline.execute import Decision, Plan, decide
 from pipeline.settings import OutputFormat, Settings
 from pipeline.terminal import printable
@@ -65,12 +65,15 @@ def platform_for(settings: Settings, environ: Mapping[str, str]) -> Platform:
     return resolve_platform(settings.shell or detected_shell(environ), settings.userland)
 
 
-def request_options(settings: Settings, platform: Platform, *, cwd: str | None = None, home: str | None = None) -> RequestOptions:
-    """The pipeline's per-request options for these settings, on this platform, in these folders."""
+def request_options(
+    settings: Settings, platform: Platform, *, cwd: str | None = None, home: str | None = None, count: int = 1
+) -> RequestOptions:
+    """The pipeline's per-request options for these settings, on this platform, in these folders (`count`: -n)."""
     from pipeline.service import RequestOptions
 
     return RequestOptions(
-        safety=settings.safety, shell=platform.shell, userland=settings.userland, working_directory=cwd, home_directory=home
+        safety=settings.safety, shell=platform.shell, userland=settings.userland, working_directory=cwd, home_directory=home,
+        count=count,
     )
 
 
@@ -136,7 +139,7 @@ def _script(out: list[tuple[int, str]], plan: Plan, exit_code: int, **fields: An
 
 def respond_script(
     result: Result, settings: Settings, platform: Platform, *, execute: bool, yes: bool, dry_run: bool, verbose: bool, tty: bool,
-    stdout_tty: bool = True,
+    stdout_tty: bool = True, count: int = 1,
 ) -> Script:
     """What the client prints, asks and runs for a request's result (see `pipeline/cli/perform.py`).
 
@@ -144,6 +147,12 @@ def respond_script(
     the shell key binding (`caro init`) gets the exact command; only a terminal gets it with
     its control and invisible characters escaped, as everything on stderr is.
     """
+    if count > 1:  # caro -n: the commands to choose from (pipeline/cli/alternatives.py)
+        from pipeline.cli.alternatives import several_script
+
+        several = several_script(result, settings, platform, verbose=verbose, stdout_tty=stdout_tty)
+        if several is not None:
+            return several
     fmt = settings.output
     decision = decide(result, execute=execute, yes=yes, dry_run=dry_run, interactive=interactive(fmt, tty))
     out: list[tuple[int, str]] = [(2, printable(line) + "\n") for line in (_verbose(result, settings, platform) if verbose else ())]
@@ -249,16 +258,23 @@ def run_request(
     verbose: bool,
     config: Path | None,
     service: bool = True,
+    count: int = 1,
 ) -> int:
     """Handle one request from the command line; the exit code. `service=False`: answer in this process."""
     settings = settings_from(config, output=output, shell=shell, safety=safety)
+    if count > 1 and (execute or yes):
+        from pipeline.cli.alternatives import WHY_NOT_RUN
+
+        raise usage_error(WHY_NOT_RUN)
     text = read_text(words, prompt)
     if service:
         flags = _flags(output=output, shell=shell, safety=safety, config=config, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose)
+        if count > 1:
+            flags["count"] = count
         code = _from_service("run", text, flags, settings, verbose=verbose)
         if code is not None:
             return code
-    return _answer_here(text, settings, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose)
+    return _answer_here(text, settings, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, count=count)
 
 
 def _pipeline(settings: Settings) -> Caro:  # imported here: Hamilton is heavy
@@ -267,19 +283,19 @@ def _pipeline(settings: Settings) -> Caro:  # imported here: Hamilton is heavy
     return Caro.from_settings(settings)
 
 
-def _answer_here(text: str, settings: Settings, *, execute: bool, yes: bool, dry_run: bool, verbose: bool) -> int:
+def _answer_here(text: str, settings: Settings, *, execute: bool, yes: bool, dry_run: bool, verbose: bool, count: int = 1) -> int:
     recorder = recorder_for(settings, os.environ)
     platform = platform_for(settings, os.environ)
     caro = _pipeline(settings)
-    handled = caro.run(text, TextKind.REQUEST, request_options(settings, platform))
+    handled = caro.run(text, TextKind.REQUEST, request_options(settings, platform, count=count))
     if missing_model(handled.result) and pull_configured_model(settings, verbose):
         # The first request that needs the default model fetches it, then is answered.
         caro = _pipeline(settings)
-        handled = caro.run(text, TextKind.REQUEST, request_options(settings, platform))
+        handled = caro.run(text, TextKind.REQUEST, request_options(settings, platform, count=count))
     result = handled.result
     script = respond_script(
         result, settings, platform, execute=execute, yes=yes, dry_run=dry_run, verbose=verbose, tty=terminal_attached(),
-        stdout_tty=sys.stdout is not None and sys.stdout.isatty(),
+        stdout_tty=sys.stdout is not None and sys.stdout.isatty(), count=count,
     )
     session = menu = None
     if script["plan"] == "menu":  # the interactive prompt, on this process's pipeline

@@ -117,6 +117,13 @@ class Ask:
     def flag(self, name: str) -> bool:
         return bool(self.flags.get(name))
 
+    def count(self) -> int:
+        """How many commands the client asked for (`caro -n`), within what the client could ask for."""
+        from pipeline.cli.alternatives import MAX_COUNT
+
+        value = self.flags.get("count")
+        return max(1, min(MAX_COUNT, value)) if isinstance(value, int) and not isinstance(value, bool) else 1
+
 
 def dispatch(message: dict[str, Any], conversation: Conversation, server: Server) -> None:
     """Answer one client's message (and the rest of its conversation)."""
@@ -137,7 +144,8 @@ def _run(message: dict[str, Any], conversation: Conversation, server: Server) ->
         recorder = cli.recorder_for(settings, ask.env, database=state_paths(ask.env).database)
         platform = cli.platform_for(settings, ask.env)
         caro = server.pool.pipeline(settings)
-        handled = caro.run(ask.text, TextKind.REQUEST, cli.request_options(settings, platform, cwd=ask.cwd, home=ask.home))
+        count = ask.count()
+        handled = caro.run(ask.text, TextKind.REQUEST, cli.request_options(settings, platform, cwd=ask.cwd, home=ask.home, count=count))
         result = handled.result
         if cli.missing_model(result) and _in_catalogue(settings["model"]):
             conversation.send({"pull": True})  # the client downloads it with its progress bar, then asks again
@@ -145,7 +153,7 @@ def _run(message: dict[str, Any], conversation: Conversation, server: Server) ->
         verbose = ask.flag("verbose")
         script = cli.respond_script(
             result, settings, platform, execute=ask.flag("execute"), yes=ask.flag("yes"), dry_run=ask.flag("dry_run"),
-            verbose=verbose, tty=ask.tty, stdout_tty=ask.stdout_tty,
+            verbose=verbose, tty=ask.tty, stdout_tty=ask.stdout_tty, count=count,
         )
     conversation.send({"script": script, "result": result.as_dict(), "then": "done"})
     session = None

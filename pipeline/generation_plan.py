@@ -1,0 +1,50 @@
+"""How caro asks the model: what goes into the prompt, how the model answers, how one answer is chosen.
+
+Each part was measured on the development set's model path, the same cases in one run
+(`bench/bench_prompt.py`; figures and what did not help in docs/quality.md). `DEFAULT_PLAN` is
+what measured best at an acceptable cost; `BASELINE_PLAN` is the prompt as it was before that
+work, kept so that the bench can measure every change against it. The plan is a DAG input with
+`DEFAULT_PLAN` as its default: the CLI and the service never pass one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from pipeline.backends.answers import AnswerFormat
+
+
+class ExampleSource(str, Enum):
+    """Where the retrieved examples come from."""
+
+    TABLE = "table"  # the static table's summaries, each with its slot defaults (before issue 13)
+    CORPUS = "corpus"  # the example corpus, rendered with the request's names (pipeline/static/retrieval.py)
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """The choices that make a prompt and pick the model's answer."""
+
+    fixed_examples: bool = True  # the few-shot block in the shared prefix (configs/static/examples/fixed.toml)
+    folder_names: bool = True  # the platform and the working directory's names, in the request's part of the prompt
+    retrieved: int = 3  # examples retrieved for the request, after the shared prefix
+    example_source: ExampleSource = ExampleSource.CORPUS
+    names_from_words: bool = True  # examples take their other names (a package, a user) from the request's words too
+    nearest_last: bool = True  # the nearest example right before the request (a small model follows the last one most)
+    answer_format: AnswerFormat = AnswerFormat.JSON
+    installed_list: bool = True  # every common utility installed here, in the shared rules
+    samples: int = 1  # 1: the greedy answer; more: that and samples - 1 sampled ones, chosen by agreement, then lint
+    temperature: float = 0.7  # of the sampled answers
+
+
+DEFAULT_PLAN = GenerationPlan()
+BASELINE_PLAN = GenerationPlan(
+    fixed_examples=False,
+    folder_names=False,
+    retrieved=4,
+    example_source=ExampleSource.TABLE,
+    names_from_words=False,
+    nearest_last=False,
+    answer_format=AnswerFormat.JSON,
+)
