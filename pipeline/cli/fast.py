@@ -119,7 +119,7 @@ def service_wanted(environ: Mapping[str, str], config: str | None) -> bool | Non
     if value:
         text = value.strip().lower()
         return True if text in ("1", "true", "yes", "on") else False if text in ("0", "false", "no", "off") else None
-    path = config or environ.get("CARO_CONFIG") or _default_config_file(environ)
+    path = config or environ.get("CARO_CONFIG") or default_config_file(environ)
     if path is None:
         return None
     try:
@@ -133,7 +133,7 @@ def service_wanted(environ: Mapping[str, str], config: str | None) -> bool | Non
     return True if b"serve" not in data else None
 
 
-def _default_config_file(environ: Mapping[str, str]) -> str | None:
+def default_config_file(environ: Mapping[str, str]) -> str | None:
     """The user config file `pipeline/paths.py` finds, where it is easy to know without platformdirs."""
     home = environ.get("CARO_HOME")
     if home:

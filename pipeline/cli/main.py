@@ -52,8 +52,11 @@ def guarded(args: Sequence[str], command: Callable[[], int]) -> int:
     except CaroError as error:
         _report(error, _wants_json(args))
         return int(error.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("caro: interrupted\n")
+    except KeyboardInterrupt:  # Ctrl-C: one line, or the JSON error object
+        if _wants_json(args):
+            sys.stdout.write('{"error": {"code": "interrupted", "message": "interrupted", "hint": null, "exit_code": 130}}\n')
+        else:
+            sys.stderr.write("caro: interrupted\n")
         return 130
     except BrokenPipeError:
         # The reader went away (`caro ... | head`); nothing left to say to it.

@@ -15,17 +15,21 @@ def megabytes(size: int) -> str:
 
 
 class PullBar:
-    """A progress bar on stderr while a terminal watches; otherwise silent (the caller ends with one line)."""
+    """A progress bar on stderr while a terminal watches (and `visible`: plain output); otherwise silent.
 
-    def __init__(self, entry: ModelEntry) -> None:
+    The caller ends with one line either way.
+    """
+
+    def __init__(self, entry: ModelEntry, *, visible: bool = True) -> None:
         self._entry = entry
+        self._visible = visible
         self._progress: Any = None
         self._task: Any = None
         self.started = False
 
     def __call__(self, done: int, total: int) -> None:
         self.started = True
-        if not sys.stderr.isatty():
+        if not (self._visible and sys.stderr.isatty()):
             return
         if self._progress is None:
             # The first call comes just before pip starts, so a person knows why it takes a while.

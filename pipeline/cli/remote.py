@@ -20,6 +20,7 @@ import sys
 import time
 
 from pipeline.cli.perform import perform, write
+from pipeline.cli.spinner import Spinner, output_known_plain
 from pipeline.serve.client import Service
 from pipeline.serve.endpoint import Unavailable
 
@@ -43,14 +44,20 @@ def ask_service(op: str, text: str, flags: dict[str, Any], *, verbose: bool) -> 
     from pipeline.cli.main import started
 
     message = _message(op, text, flags)
-    service = Service.connect()
+    spinner, starting = _spinners(flags)
     try:
-        reply = service.ask(message)
+        service = Service.connect(spinner=starting)
+    finally:
+        spinner.rest()
+    try:
+        reply = service.ask(message, spinner=spinner)
         if reply.get("pull"):  # the model is missing: download it here (the progress bar is the user's), then ask again
+            spinner.rest()
             service.close()
             _pull(flags, verbose)
-            service = Service.connect()
-            reply = service.ask(message)
+            service = Service.connect(spinner=starting)
+            reply = service.ask(message, spinner=spinner)
+        spinner.rest()  # erased before anything of the answer is written
         script = reply["script"]
         menu = None
         if script["plan"] == "menu":  # the interactive prompt: its questions go to the service on this connection
@@ -69,7 +76,19 @@ def ask_service(op: str, text: str, flags: dict[str, Any], *, verbose: bool) -> 
             write(fd, line)
         return code
     finally:
+        spinner.rest()  # Ctrl-C while waiting: "caro: interrupted" starts on a clean line
         service.close()
+
+
+def _spinners(flags: dict[str, Any]) -> tuple[Spinner, Spinner | None]:
+    """The sign of life while the service works (it says when: plain output only), and the same while one starts
+    (only when this client can tell cheaply that the output is plain)."""
+    from pipeline.cli.fast import default_config_file
+
+    spinner = Spinner(sys.stderr is not None and sys.stderr.isatty())
+    config = flags.get("config") or os.environ.get("CARO_CONFIG") or default_config_file(os.environ)
+    starting = spinner if spinner.enabled and output_known_plain(flags.get("output"), os.environ, config) else None
+    return spinner, starting
 
 
 def _pull(flags: dict[str, Any], verbose: bool) -> None:

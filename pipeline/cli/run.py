@@ -49,7 +49,7 @@ def pull_configured_model(settings: Settings, verbose: bool) -> bool:
     if settings["model"] not in catalogue:
         return False
     entry = catalogue.get(settings["model"])
-    bar = PullBar(entry)
+    bar = PullBar(entry, visible=settings.output is OutputFormat.PLAIN)  # never with --output json|yaml
     try:
         store.pull(entry.name, state_paths().models_dir, progress=bar, catalogue=catalogue, verbose=verbose)
     finally:
@@ -278,9 +278,20 @@ def run_request(
 
 
 def _pipeline(settings: Settings) -> Caro:  # imported here: Hamilton is heavy
+    """The pipeline that answers in this process; one that may run a local model runs each request in a child.
+
+    A crash inside llama.cpp (a damaged model file) then ends the child, not caro
+    (`pipeline/cli/contained.py`); under CARO_DEBUG everything runs here, for the traceback.
+    """
     from pipeline.service import Caro
 
-    return Caro.from_settings(settings)
+    caro = Caro.from_settings(settings)
+    if settings["backend"] == "none" or os.environ.get("CARO_DEBUG"):
+        return caro
+    from pipeline.cli.contained import ContainedPipeline
+    from pipeline.cli.spinner import wanted
+
+    return ContainedPipeline(caro, progress=wanted(settings.output.value))  # type: ignore[return-value]
 
 
 def _answer_here(text: str, settings: Settings, *, execute: bool, yes: bool, dry_run: bool, verbose: bool, count: int = 1) -> int:

@@ -25,6 +25,10 @@ from pipeline.errors import CaroError, ExitCode
 from pipeline.serve.endpoint import Endpoint, Unavailable
 from pipeline.serve.protocol import Channel, ProtocolError, hello, is_own_peer
 
+TYPE_CHECKING = False  # typing's own flag, without importing typing (2 ms) on the request path
+if TYPE_CHECKING:
+    from pipeline.cli.spinner import Spinner
+
 # A cold start imports Hamilton and builds the pipeline: about a second on an idle machine,
 # many more on a busy one.
 START_TIMEOUT_S = 30.0
@@ -34,10 +38,10 @@ SILENCE_S = 15.0
 HANDOVER_S = 10.0
 
 
-def model_crashed() -> CaroError:
-    """The one-line error for a model that took the service down with it."""
+def model_crashed(victim: str = " the caro service") -> CaroError:
+    """The one-line error for a model that took the service (or the child answering in caro's stead) down with it."""
     return CaroError(
-        "the language model crashed the caro service; its file is probably damaged",
+        f"the language model crashed{victim}; its file is probably damaged",
         code="model_crashed",
         exit_code=ExitCode.ERROR,
         hint="run `caro model pull` to download it again",
@@ -54,8 +58,11 @@ class Service:
         self.started_it = False  # this client started the service (a cold start)
 
     @classmethod
-    def connect(cls, environ: Mapping[str, str] | None = None, *, start: bool = True) -> Service:
-        """A connection to the running service, started first when `start` and none runs; else Unavailable."""
+    def connect(cls, environ: Mapping[str, str] | None = None, *, start: bool = True, spinner: Spinner | None = None) -> Service:
+        """A connection to the running service, started first when `start` and none runs; else Unavailable.
+
+        `spinner` shows a sign of life while a service starts (it draws only when its owner allows).
+        """
         env = os.environ if environ is None else environ
         endpoint = Endpoint.for_environment(env, create=start)
         channel = _connect(endpoint)
@@ -63,24 +70,24 @@ class Service:
         if service is None:
             if not start:
                 raise Unavailable("the service is not running")
-            service = cls(_start(endpoint), endpoint, env)
+            service = cls(_start(endpoint, spinner), endpoint, env)
             service.started_it = True
         return service
 
-    def ask(self, message: dict[str, object], *, first: bool = True) -> dict[str, object]:
-        """Send `message` and return the service's answer (heartbeats skipped).
+    def ask(self, message: dict[str, object], *, first: bool = True, spinner: Spinner | None = None) -> dict[str, object]:
+        """Send `message` and return the service's answer (heartbeats go to `spinner`, when there is one).
 
         The first message of a connection carries the version; a service of another version, or
         one whose code changed, refuses it and goes, and this client starts its own and asks again.
         """
         payload = {**hello(), **message} if first else message
-        reply = self._exchange(payload)
+        reply = self._exchange(payload, spinner)
         if first and "refused" in reply:
             self.channel.close()
             _wait_until_gone(self.endpoint)
-            self.channel = _start(self.endpoint)
+            self.channel = _start(self.endpoint, spinner)
             self.started_it = True
-            reply = self._exchange(payload)
+            reply = self._exchange(payload, spinner)
             if "refused" in reply:
                 raise Unavailable("the service refused the request")
         if "error" in reply:
@@ -106,16 +113,27 @@ class Service:
     def close(self) -> None:
         self.channel.close()
 
-    def _exchange(self, message: dict[str, object]) -> dict[str, object]:
+    def _exchange(self, message: dict[str, object], spinner: Spinner | None = None) -> dict[str, object]:
         sent = time.time()
         try:
             self.channel.send(message)
+            heard = time.monotonic()
             while True:
-                reply = self.channel.receive(SILENCE_S)
+                try:  # with a spinner, wake ten times a second to turn it; the limit is still SILENCE_S of silence
+                    reply = self.channel.receive(SILENCE_S if spinner is None else 0.1)
+                except TimeoutError:
+                    if spinner is None or time.monotonic() - heard > SILENCE_S:
+                        raise
+                    spinner.tick()
+                    continue
                 if reply is None:
                     break
+                heard = time.monotonic()
                 if reply.get("event") != "alive":
                     return reply
+                if spinner is not None:
+                    spinner.phase(reply.get("phase"))  # type: ignore[arg-type]
+                    spinner.tick()
         except TimeoutError:  # _socket.timeout is TimeoutError
             raise Unavailable("the service stopped answering") from None
         except (OSError, ProtocolError):
@@ -143,11 +161,15 @@ def _connect(endpoint: Endpoint) -> Channel | None:
     return Channel(sock)
 
 
-def _start(endpoint: Endpoint) -> Channel:
+def _start(endpoint: Endpoint, spinner: Spinner | None = None) -> Channel:
     """Start the service (unless a concurrent client just did) and connect to it."""
     from pipeline.serve.spawn import StartLock, start_detached
 
-    with StartLock(endpoint, START_TIMEOUT_S):
+    tick = None
+    if spinner is not None:
+        spinner.phase("starting")
+        tick = spinner.tick
+    with StartLock(endpoint, START_TIMEOUT_S, tick=tick):
         channel = _connect(endpoint)
         if channel is not None:
             return channel
@@ -157,7 +179,7 @@ def _start(endpoint: Endpoint) -> Channel:
             pass
         except OSError:
             raise Unavailable("a stale socket cannot be removed") from None
-        start_detached(START_TIMEOUT_S)
+        start_detached(START_TIMEOUT_S, tick=tick)
         channel = _connect(endpoint)
     if channel is None:
         raise Unavailable("the service did not start")

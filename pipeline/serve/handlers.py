@@ -32,7 +32,7 @@ from pipeline.errors import CaroError
 from pipeline.paths import state_paths
 from pipeline.serve.wire import result_to_wire
 from pipeline.service import Caro, RequestOptions
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import OutputFormat, Settings, load_settings
 from pipeline.values import SafetyLevel, Shell, TextKind, Userland
 
 if TYPE_CHECKING:
@@ -141,6 +141,7 @@ def _run(message: dict[str, Any], conversation: Conversation, server: Server) ->
     ask = Ask(message)
     with conversation.busy():
         settings = ask.settings()
+        conversation.show_progress = settings.output is OutputFormat.PLAIN  # the client's sign of life
         recorder = cli.recorder_for(settings, ask.env, database=state_paths(ask.env).database)
         platform = cli.platform_for(settings, ask.env)
         caro = server.pool.pipeline(settings)

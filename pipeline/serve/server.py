@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
+import select
 import signal
 import socket
 import threading
@@ -48,6 +49,9 @@ class Conversation:
         self._send_lock = threading.Lock()
         self._working = False
         self.gone = threading.Event()  # the client closed its end: nobody reads what is being made
+        # Whether the client may show what its request waits for (plain output), and what that is now.
+        self.show_progress = False
+        self.phase: str | None = None
 
     def send(self, message: dict[str, Any]) -> None:
         with self._send_lock:
@@ -58,22 +62,50 @@ class Conversation:
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
-        """Working for the client: heartbeats go out, and a model generation stops if the client leaves."""
-        from pipeline.backends.base import cancel_on
+        """Working for the client: heartbeats go out (with the model's phase), and a generation stops if the client leaves."""
+        from pipeline.backends.clock import cancel_on, progress_to
 
         self._working = True
         try:
-            with cancel_on(self.gone):
+            with cancel_on(self.gone), progress_to(self._progress):
                 yield
         finally:
             self._working = False
+            self.phase = None
+
+    def _progress(self, phase: str) -> None:
+        """A backend's phase (loading the model, generating): told at once, and with every heartbeat after."""
+        if self.show_progress and phase != self.phase:
+            self.phase = phase
+            self._alive()
 
     def beat(self) -> None:
         if self._working:
-            try:
-                self.send({"event": "alive"})
-            except OSError:
-                self.gone.set()
+            if self._client_left():
+                self.gone.set()  # the request's generation stops at its next step (the abort callback)
+                return
+            self._alive()
+
+    def _alive(self) -> None:
+        try:
+            self.send({"event": "alive", "phase": self.phase} if self.phase else {"event": "alive"})
+        except OSError:
+            self.gone.set()
+
+    def _client_left(self) -> bool:
+        """Whether the client closed its end (Ctrl-C, killed): it sends nothing while it waits, so a read sees the end.
+
+        Never blocks: the socket keeps the timeout of the last receive, and a peek on it would wait that long.
+        """
+        sock = self.channel.sock
+        try:
+            if not select.select([sock], [], [], 0)[0]:
+                return False  # nothing to read: the client is there, waiting
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError, TimeoutError):
+            return False
+        except (OSError, ValueError):  # reset by the peer, or already closed here
+            return True
 
 
 def source_fingerprint() -> tuple[tuple[str, int, int], ...]:

@@ -16,6 +16,10 @@ import select
 import sys
 import time
 
+TYPE_CHECKING = False  # typing's own flag, without importing typing (2 ms) on the request path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 from pipeline.serve.endpoint import Endpoint, Unavailable
 
 READY = b"ready\n"
@@ -24,9 +28,10 @@ READY = b"ready\n"
 class StartLock:
     """The exclusive lock held while a service is being started (a file lock: it dies with its holder)."""
 
-    def __init__(self, endpoint: Endpoint, timeout_s: float) -> None:
+    def __init__(self, endpoint: Endpoint, timeout_s: float, tick: Callable[[], None] | None = None) -> None:
         self.path = endpoint.lock_file
         self.timeout_s = timeout_s
+        self.tick = tick  # called while waiting (a spinner's redraw)
         self.fd = -1
 
     def __enter__(self) -> StartLock:
@@ -43,14 +48,19 @@ class StartLock:
                 if time.monotonic() > deadline:
                     os.close(self.fd)
                     raise Unavailable("another caro is still starting the service") from None
+                if self.tick is not None:
+                    self.tick()
                 time.sleep(0.01)
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing the last descriptor releases the lock
 
 
-def start_detached(timeout_s: float, extra_args: tuple[str, ...] = ()) -> None:
-    """Start the service for this environment and wait until it listens; Unavailable if it does not."""
+def start_detached(timeout_s: float, extra_args: tuple[str, ...] = (), tick: Callable[[], None] | None = None) -> None:
+    """Start the service for this environment and wait until it listens; Unavailable if it does not.
+
+    `tick` is called about ten times a second while it starts (a spinner's redraw).
+    """
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
@@ -79,19 +89,23 @@ def start_detached(timeout_s: float, extra_args: tuple[str, ...] = ()) -> None:
     os.close(write_end)
     try:
         os.waitpid(pid, 0)  # the first child exits at once: no zombie is left behind
-        if _read_line(read_end, timeout_s) != READY:
+        if _read_line(read_end, timeout_s, tick) != READY:
             raise Unavailable("the service did not start")
     finally:
         os.close(read_end)
 
 
-def _read_line(fd: int, timeout_s: float) -> bytes:
+def _read_line(fd: int, timeout_s: float, tick: Callable[[], None] | None = None) -> bytes:
     deadline = time.monotonic() + timeout_s
     data = b""
     while not data.endswith(b"\n"):
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0:
             return b""
+        if not select.select([fd], [], [], min(left, 0.1) if tick is not None else left)[0]:
+            if tick is not None:
+                tick()
+            continue
         chunk = os.read(fd, 64)
         if not chunk:
             return b""
