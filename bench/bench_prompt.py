@@ -35,25 +35,30 @@ from pipeline.generation_plan import BASELINE_PLAN, DEFAULT_PLAN, ExampleSource,
 _CORPUS = replace(BASELINE_PLAN, example_source=ExampleSource.CORPUS)  # names_from_words, nearest_last: off, as before
 _CONTEXT = replace(_CORPUS, folder_names=True)
 _FIXED = replace(_CONTEXT, fixed_examples=True)
+_WORDS = replace(_FIXED, names_from_words=True)
 VARIANTS: dict[str, GenerationPlan] = {
+    # The ladder: each change added to the one before.
     "baseline": BASELINE_PLAN,  # the prompt before issue 13's second part
-    "+corpus": _CORPUS,  # retrieved examples from the corpus, with the request's names
+    "+corpus": _CORPUS,  # retrieved examples from the corpus, with the request's paths
     "+context": _CONTEXT,  # + the platform and the folder's names, in the request's part
     "+fixed": _FIXED,  # + the fixed few-shot block in the shared prefix
+    "+words": _WORDS,  # + examples take other names (a package, a user) from the request's words
+    # Alternatives to the ladder's last step, one change each.
     "+code": replace(_FIXED, answer_format=AnswerFormat.CODE),  # a free answer, its first code block
-    "+k3": replace(_FIXED, retrieved=3),
-    "+k2": replace(_FIXED, retrieved=2),
-    "-installed": replace(_FIXED, installed_list=False),
-    "+samples3": replace(_FIXED, samples=3),
-    "+words": replace(_FIXED, names_from_words=True),  # other names from the request's words
-    "+last": replace(_FIXED, names_from_words=True, nearest_last=True),  # the nearest example last
+    "+samples3": replace(_FIXED, samples=3),  # the greedy answer and 2 sampled ones, by agreement
+    "+last": replace(_WORDS, nearest_last=True),  # the nearest example right before the request
+    "+words-k3": replace(_WORDS, retrieved=3),
+    "+words-k2": replace(_WORDS, retrieved=2),
+    "+words+code": replace(_WORDS, answer_format=AnswerFormat.CODE),
+    "+words+samples3": replace(_WORDS, samples=3),
+    "+words-installed": replace(_WORDS, installed_list=False),
+    # Ablations of caro's own plan.
     "default": DEFAULT_PLAN,
     "default-fixed": replace(DEFAULT_PLAN, fixed_examples=False),
     "default-context": replace(DEFAULT_PLAN, folder_names=False),
     "default-corpus": replace(DEFAULT_PLAN, example_source=ExampleSource.TABLE),
     "default+code": replace(DEFAULT_PLAN, answer_format=AnswerFormat.CODE),
     "default+samples3": replace(DEFAULT_PLAN, samples=3),
-    "default+samples5": replace(DEFAULT_PLAN, samples=5),
 }
 
 

@@ -32,6 +32,7 @@ from pipeline.values import (
     StaticMatch,
 )
 
+
 def needs_model(
     request_problem: InputProblem | None,
     passthrough_command: str | None,

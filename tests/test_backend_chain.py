@@ -31,7 +31,7 @@ def test_defaults_build_the_embedded_backend_alone(tmp_path: Path) -> None:
     assert backend_names(settings) == ("llama_cpp",)  # fallback ["llama_cpp"] repeats it: skipped
     chain = build_chain(settings, model_path_resolver=_path_as_is)
     assert chain.names == ("llama_cpp",) and chain.retries == 1
-    assert isinstance(chain[0], LlamaCppBackend) and chain[0].n_ctx == 2048
+    assert isinstance(chain[0], LlamaCppBackend) and chain[0].n_ctx == 4096  # configs/defaults.toml
 
 
 def test_vllm_first_then_the_fallback_list_without_duplicates(tmp_path: Path) -> None:

@@ -190,3 +190,29 @@ def test_retrieval_gives_distinct_commands_and_at_most_k() -> None:
         examples = index.nearest(request, 3, named_paths(request))
         assert len(examples) <= 3
         assert len({command for _, command in examples}) == len(examples)
+
+
+def test_other_names_come_from_the_words_where_the_example_has_them() -> None:
+    def values(template: str, request: str) -> dict[str, str]:
+        return fill(Example(template, "x", "written:t"), named_paths(request), request=request)
+
+    assert values("install {{pkg}} with apt", "install htop") == {"pkg": "htop"}
+    assert values("the logs of the container {{container}}", "show the logs of container web-1") == {"container": "web-1"}
+    assert values("files owned by {{user}}", "find files owned by bob") == {"user": "bob"}
+    assert values("lines of {{log}} that contain {{text}}", "lines with 'disk full' in logs/a.log") == {"log": "logs/a.log", "text": "disk full"}
+    assert values("the {{n}} biggest files under {{dir}}", "the 7 largest files")["n"] == "7"
+    # No anchor in the request: the pool's value, never a filler or a word of the example.
+    assert values("restart {{service}}", "stop the docker service")["service"] in slot_kinds()["service"].values
+    assert values("install {{pkg}} with apt", "install the")["pkg"] in slot_kinds()["pkg"].values
+
+
+def test_the_nearest_example_comes_last_when_the_plan_says_so() -> None:
+    from dataclasses import replace
+
+    from nodes.generate import prompt_examples
+    from pipeline.generation_plan import DEFAULT_PLAN
+
+    request = "count the lines of reports/2024.csv"
+    first = prompt_examples(True, request, TABLE, GNU, None, replace(DEFAULT_PLAN, nearest_last=False))
+    last = prompt_examples(True, request, TABLE, GNU, None, replace(DEFAULT_PLAN, nearest_last=True))
+    assert first and last == tuple(reversed(first))

@@ -37,7 +37,8 @@ def _refine(answers: list[str], request: str, cwd: Path):
     backend = ScriptedBackend(list(answers))
     prompt = Prompt(system="s", user=request)
     chain = BackendChain((backend,))
-    first = generate.llm_generation(prompt, chain, 20.0)
+    answers = generate.llm_answers(prompt, chain, 20.0)
+    first = generate.llm_generation(prompt, chain, answers, GNU, request, str(cwd))
     findings = refine.candidate_findings(first, GNU, request, prompt, str(cwd))
     return findings, refine.refined_generation(first, findings, prompt, chain, 20.0, GNU, request, str(cwd)), backend
 

@@ -53,7 +53,7 @@ _UNAVAILABLE = {"model_missing": GenerationErrorKind.NOT_FOUND, "model_corrupt":
 
 
 def _llama_cpp(settings: Mapping[str, Any], resolve: ModelPathResolver) -> Backend:
-    from pipeline.backends.llama_cpp import LlamaCppBackend
+    from pipeline.backends.llama_cpp import DEFAULT_N_CTX, LlamaCppBackend
 
     try:
         path = resolve(settings["model"])
@@ -63,7 +63,7 @@ def _llama_cpp(settings: Mapping[str, Any], resolve: ModelPathResolver) -> Backe
         return UnavailableBackend("llama_cpp", kind, message)
     return LlamaCppBackend(
         path,
-        n_ctx=settings.get("llama_cpp.n_ctx", 2048),
+        n_ctx=settings.get("llama_cpp.n_ctx", DEFAULT_N_CTX),
         n_threads=settings.get("llama_cpp.threads", 0),
         warmup_s=settings.get("generation.warmup_s", 60.0),
     )

@@ -45,6 +45,10 @@ from pipeline.values import GenerationErrorKind
 DEFAULT_SEED = 0
 # The default warm-up allowance (generation.warmup_s): the load, the wait for the model, the shared prompt.
 DEFAULT_WARMUP_S = 60.0
+# The default prompt (shared rules, installed utilities, the fixed examples, then the request's
+# part) is ~1,550 tokens for Qwen2.5-Coder and ~1,820 for SmolLM2; with the answer's tokens
+# 2,048 no longer holds it (configs/defaults.toml carries the same value).
+DEFAULT_N_CTX = 4096
 
 
 class LlamaCppBackend:
@@ -56,7 +60,7 @@ class LlamaCppBackend:
         self,
         model_path: Path | str,
         *,
-        n_ctx: int = 2048,
+        n_ctx: int = DEFAULT_N_CTX,
         n_threads: int = 0,
         seed: int = DEFAULT_SEED,
         n_gpu_layers: int = 0,
