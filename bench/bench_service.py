@@ -127,12 +127,15 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
     requests = list(prompts)
     _prime(llama, next(iter(prompts.values())))
 
-    def bare(prompt) -> float:
+    def bare(prompt, words_only: bool = False) -> float:
         _set_threads(llama, threads_now())  # the service's choice of threads for a generation
         _prime(llama, prompt)  # untimed: the context holds the shared prefix and nothing of this request
+        # words_only: the stricter floor, the request's words alone after the shared prefix (no
+        # retrieved examples, no folder names): what any design must evaluate for this request.
+        messages = [*prompt.prefix_messages(), {"role": "user", "content": prompt.user}] if words_only else prompt.messages()
         start = time.perf_counter()
         llama.create_chat_completion(
-            messages=prompt.messages(),
+            messages=messages,
             response_format={"type": "json_object", "schema": command_schema(prompt.max_command_chars)},
             max_tokens=prompt.max_tokens,
             temperature=0.0,
@@ -148,6 +151,7 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
 
     served_t: dict[str, list[float]] = {r: [] for r in prompts}
     floor_t: dict[str, list[float]] = {r: [] for r in prompts}
+    words_t: dict[str, list[float]] = {r: [] for r in prompts}
     answers: dict[str, set[str]] = {r: set() for r in prompts}
     repaired: dict[str, bool] = dict.fromkeys(prompts, False)
     for _ in range(runs):  # interleaved; one request after another, as a user asks them (no answer cached whole)
@@ -158,6 +162,7 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
             repaired[request] |= data["refine"]["ran"]
             answers[request].add(data["error"]["code"] if data["error"] else "command")
             floor_t[request].append(bare(prompt))
+            words_t[request].append(bare(prompt, words_only=True))
     rows = []
     for request, prompt in prompts.items():
         full, shared = _prompt_tokens(llama, prompt)
@@ -170,8 +175,11 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
     served_all = [r[1] for r in rows]
     floor_all = [r[2] for r in rows]
     plain = [r for r in rows if not r[3]]
+    words_all = [statistics.median(words_t[r[0]]) for r in rows]
     print(f"p50 model answer through the service: {statistics.median(served_all):.3f} s; floor p50 {statistics.median(floor_all):.3f} s;"
           f" ratio of p50s {statistics.median(served_all) / statistics.median(floor_all):.2f}")
+    print(f"stricter floor, the request's words alone after the shared prefix: p50 {statistics.median(words_all):.3f} s;"
+          f" service / that floor {statistics.median(served_all) / statistics.median(words_all):.2f}")
     if plain:
         print(f"without a repair round ({len(plain)} of {len(rows)}): p50 ratio"
               f" {statistics.median(r[1] / r[2] for r in plain):.2f}, service p50 {statistics.median(r[1] for r in plain):.3f} s")
