@@ -57,6 +57,7 @@ VARIANTS: dict[str, GenerationPlan] = {
     "default-fixed": replace(DEFAULT_PLAN, fixed_examples=False),
     "default-context": replace(DEFAULT_PLAN, folder_names=False),
     "default-corpus": replace(DEFAULT_PLAN, example_source=ExampleSource.TABLE),
+    "default-retrieved": replace(DEFAULT_PLAN, retrieved=0),  # no retrieved examples: the fewest tokens per request
     "default+code": replace(DEFAULT_PLAN, answer_format=AnswerFormat.CODE),
     "default+samples3": replace(DEFAULT_PLAN, samples=3),
 }

@@ -8,8 +8,11 @@ same answered in process (`serve.enabled = false`, today's path without a servic
 
 A model answer through the warm service against the floor of a bare llama-cpp-python call:
 the same model and threads, loaded in this process, already holding the prompt's shared
-prefix, given exactly the prompt the pipeline builds for the request, so that it evaluates
-only the request's own tokens and generates the same answer. Also the prompt's size and the
+prefix and the working directory's turn (as the warm service does for requests from one
+folder), given exactly the prompt the pipeline builds for the request, so that it evaluates
+only the request's own turns (its retrieved examples and its words) and generates the same
+answer. A stricter floor beside it: the request's words alone after the shared prefix, what
+any design must evaluate (the gap is the price of the retrieved examples). Also the prompt's size and the
 share of it that is cached, the first request of a cold service (table and model), and 4
 concurrent clients.
 
@@ -129,7 +132,11 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
 
     def bare(prompt, words_only: bool = False) -> float:
         _set_threads(llama, threads_now())  # the service's choice of threads for a generation
-        _prime(llama, prompt)  # untimed: the context holds the shared prefix and nothing of this request
+        # Untimed: the context holds what the warm service holds when this request arrives: the
+        # shared prefix and the working directory's turn (platform, folder names), the same for
+        # every request from this folder; nothing of this request's own turns.
+        held = [*prompt.prefix_messages(), *([{"role": "system", "content": prompt.context}] if prompt.context else [])]
+        llama.create_chat_completion(messages=[*held, {"role": "user", "content": ""}], max_tokens=1, temperature=0.0)
         # words_only: the stricter floor, the request's words alone after the shared prefix (no
         # retrieved examples, no folder names): what any design must evaluate for this request.
         messages = [*prompt.prefix_messages(), {"role": "user", "content": prompt.user}] if words_only else prompt.messages()
