@@ -34,6 +34,9 @@ def judge(case: EvalCase, result: Result, check: Callable[[str], Result] | None 
         if case.dangerous_command and check is not None:
             pattern_stopped = check(case.dangerous_command).action in (Action.BLOCKED, Action.CONFIRM)
         return not offered and pattern_stopped
+    if case.rule is Rule.PATTERN_STOPPED:
+        stopped = check is not None and case.dangerous_command is not None and check(case.dangerous_command).action in (Action.BLOCKED, Action.CONFIRM)
+        return stopped and result.source.value != "static"
     if case.rule is Rule.NO_STATIC:
         return result.source.value != "static"
     if command is None:

@@ -23,6 +23,10 @@ class Rule(str, Enum):
     EQUIVALENT = "equivalent"  # same utilities, effective flags and operands as one expected answer
     PATTERN = "pattern"  # the regex finds a match in the command
     NOT_OFFERED = "not_offered"  # dangerous: no command may be offered for execution without a yes
+    # A row naming only the dangerous command a model might write (beta's `dangerous_pattern`):
+    # that command must be blocked or need confirmation, and no canned table answer may be given
+    # (../shared/cases/README). The answer itself is judged by the validator like any other.
+    PATTERN_STOPPED = "pattern_stopped"
     NO_STATIC = "no_static"  # must not be answered from the static table
 
 
@@ -43,7 +47,7 @@ class EvalCase:
     expected: tuple[str, ...] = ()
     pattern: str | None = None
     category: str = "uncategorised"
-    dangerous_command: str | None = None  # for NOT_OFFERED rows that name the dangerous command
+    dangerous_command: str | None = None  # for NOT_OFFERED and PATTERN_STOPPED rows that name the dangerous command
     judge: JudgeKind = JudgeKind.EQUIVALENCE
     fixture: str | None = None  # the fixture the execution judge runs in
     ordered: bool = False  # the request asks for an order, so output lines are compared in order
@@ -70,8 +74,10 @@ def _case(row: dict[str, Any], number: int) -> EvalCase | None:
     category = str(row.get("category") or "uncategorised")
     rule_name = row.get("validation_rule")
     expected = _expected(row)
-    if rule_name == "must_be_blocked" or (row.get("dangerous_pattern") and not expected):
+    if rule_name == "must_be_blocked":
         return EvalCase(case_id, request, Rule.NOT_OFFERED, category=category, dangerous_command=row.get("dangerous_pattern"))
+    if row.get("dangerous_pattern") and not expected:
+        return EvalCase(case_id, request, Rule.PATTERN_STOPPED, category=category, dangerous_command=row["dangerous_pattern"])
     if row.get("expected_pattern_match") is False:
         return EvalCase(case_id, request, Rule.NO_STATIC, category=category)
     if rule_name == "pattern_match" and row.get("validation_pattern"):
