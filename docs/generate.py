@@ -26,7 +26,7 @@ EXIT_MEANINGS = {
     ExitCode.SUCCESS: "The command was produced (and, when asked, ran and succeeded).",
     ExitCode.ERROR: "An environment or internal error: unreadable or invalid config, I/O failure.",
     ExitCode.USAGE: "Bad options or unusable input: empty, longer than 128 Ki characters, NUL bytes, control characters, invalid UTF-8, unknown option values.",
-    ExitCode.BLOCKED: "The safety validator blocked the command; it was not run.",
+    ExitCode.BLOCKED: "The safety validator blocked the command; it was not run. Also a request caro refuses before any command is written (`caro: refused: REASON`; JSON `outcome` `refused`, `command` null): one whose every answer would be blocked, such as \"format the hard drive\" (`configs/refusals.toml`).",
     ExitCode.DECLINED: "The command needed confirmation that was refused, or could not be asked (no terminal and no `-y`).",
     ExitCode.NO_COMMAND: "Nothing could produce a command: no static match and no language model.",
     ExitCode.NEEDS_CONFIRMATION: "`caro check` only: the command would need confirmation at this safety level.",

@@ -9,11 +9,14 @@ from pipeline.telemetry.builders import generation_events
 from pipeline.telemetry.declare import emits
 from pipeline.telemetry.events import EventType
 from pipeline.values import (
+    Action,
     Candidate,
     Generation,
     InputProblem,
     Outcome,
+    Refusal,
     Result,
+    Risk,
     SafetyLevel,
     SafetyVerdict,
     Source,
@@ -30,8 +33,9 @@ def result(
     safety_level: SafetyLevel,
     text_kind: TextKind = TextKind.REQUEST,
     other_commands: tuple[Result, ...] = (),
+    request_refusal: Refusal | None = None,
 ) -> Result:
-    """The outcome of the request: a judged command, no command (and why), or unusable input."""
+    """The outcome of the request: a judged command, no command (and why), a refusal, or unusable input."""
     if request_problem is not None:
         return Result(
             outcome=Outcome.BAD_INPUT,
@@ -43,6 +47,18 @@ def result(
             categories=(),
             explanation=request_problem.message,
             problem=request_problem,
+        )
+    if request_refusal is not None:
+        # Blocked as the commands it asks for would be; no command is shown, so none can run.
+        return Result(
+            outcome=Outcome.REFUSED,
+            command=None,
+            source=Source.NONE,
+            backend=None,
+            risk=Risk.CRITICAL,
+            action=Action.BLOCKED,
+            categories=(request_refusal.category,),
+            explanation=request_refusal.why,
         )
     if candidate is None or safety_verdict is None:
         # caro gave up after the last failure, whatever its kind: nothing came after it (as telemetry says).

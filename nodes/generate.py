@@ -29,6 +29,7 @@ from pipeline.values import (
     GenerationErrorKind,
     InputProblem,
     Platform,
+    Refusal,
     StaticMatch,
 )
 
@@ -38,10 +39,12 @@ def needs_model(
     passthrough_command: str | None,
     static_match: StaticMatch | None,
     command_count: int = 1,
+    request_refusal: Refusal | None = None,
 ) -> bool:
     """Whether this request must go to a language model: no earlier stage answered it, or the
-    user asked for more commands than the static table's one (`caro -n`)."""
-    if request_problem is not None or passthrough_command is not None:
+    user asked for more commands than the static table's one (`caro -n`); never for a request
+    caro refuses."""
+    if request_problem is not None or passthrough_command is not None or request_refusal is not None:
         return False
     return static_match is None or command_count > 1
 

@@ -8,7 +8,7 @@ import unicodedata
 from pipeline.follow_up import task_words
 from pipeline.passthrough import looks_like_command
 from pipeline.platform import resolve_platform
-from pipeline.values import FollowUp, InputProblem, Platform, Shell, TextKind, Userland
+from pipeline.values import FollowUp, InputProblem, Platform, Refusal, Shell, TextKind, Userland
 
 # Large enough for a 100 KB command given to `caro check`, far below anything that would
 # make a stage slow; a request longer than this is a mistake (a pasted file), not a request.
@@ -70,3 +70,15 @@ def passthrough_command(
     if text_kind is TextKind.COMMAND or looks_like_command(request_text):
         return raw_request.strip()
     return None
+
+
+def request_refusal(request_text: str, request_problem: InputProblem | None, passthrough_command: str | None) -> Refusal | None:
+    """Why caro will not write a command for this request (configs/refusals.toml), or None.
+
+    Only requests in words are screened: a typed command goes to the safety validator itself.
+    """
+    if request_problem is not None or passthrough_command is not None:
+        return None
+    from pipeline.refusals import refusal_for
+
+    return refusal_for(request_text)

@@ -17,7 +17,7 @@ class ExitCode(IntEnum):
     SUCCESS = 0  # the command was produced (and, if asked, ran and succeeded)
     ERROR = 1  # an environment or internal error (unreadable config, I/O)
     USAGE = 2  # bad options or unusable input (empty, too long, NUL bytes, invalid UTF-8)
-    BLOCKED = 10  # the safety validator blocked the command; it was not run
+    BLOCKED = 10  # the safety validator blocked the command (or caro refused the request); it was not run
     DECLINED = 11  # the command needed confirmation that was refused or could not be asked
     NO_COMMAND = 12  # nothing could produce a command (no static match, no model)
     NEEDS_CONFIRMATION = 13  # `caro check` only: the command would need confirmation

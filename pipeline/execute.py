@@ -43,6 +43,8 @@ def decide(result: Result, *, execute: bool, yes: bool, dry_run: bool, interacti
 
     if result.outcome is Outcome.BAD_INPUT:
         return Decision(Plan.SHOW, ExitCode.USAGE)
+    if result.outcome is Outcome.REFUSED:
+        return Decision(Plan.SHOW, ExitCode.BLOCKED, "refused")
     if result.outcome is Outcome.NO_COMMAND or result.command is None:
         return Decision(Plan.SHOW, ExitCode.NO_COMMAND)
     if result.action is Action.BLOCKED:

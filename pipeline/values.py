@@ -116,6 +116,7 @@ class Outcome(str, Enum):
     COMMAND = "command"  # a command was produced and judged (allowed, confirm or blocked)
     NO_COMMAND = "no_command"  # nothing could produce a command
     BAD_INPUT = "bad_input"  # the request itself was unusable
+    REFUSED = "refused"  # the request asks for something caro will not write (configs/refusals.toml)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,15 @@ class InputProblem:
 
     code: str  # "empty", "too_long", "nul_byte", "control_character", "invalid_utf8"
     message: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why caro will not write a command for a request; `why` never quotes the request."""
+
+    rule: str  # the entry of configs/refusals.toml
+    category: str  # the safety category of the commands it refuses
+    why: str
 
 
 @dataclass(frozen=True)

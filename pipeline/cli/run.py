@@ -171,7 +171,8 @@ def respond_script(
     if result.outcome is not Outcome.COMMAND:
         hint = no_command_hint(result) if result.outcome is Outcome.NO_COMMAND else None
         hint = f" (hint: {hint})" if hint else ""
-        say(f"caro: {'error' if result.outcome is Outcome.BAD_INPUT else 'no command'}: {result.explanation}{hint}")
+        label = {Outcome.BAD_INPUT: "error", Outcome.REFUSED: "refused"}.get(result.outcome, "no command")
+        say(f"caro: {label}: {result.explanation}{hint}")
         return _script(out, Plan.SHOW, decision.exit_code)
     command = result.command or ""
     if decision.plan in (Plan.ASK, Plan.REFUSE) and not (execute or yes or dry_run) and interactive(fmt, tty):

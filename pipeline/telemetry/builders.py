@@ -28,8 +28,8 @@ def _backend(name: str | None) -> Backend | None:
 
 def generation_events(result: Result) -> list[Draft]:
     """One command_generation event: which backend answered (or failed), and whether refine changed it."""
-    if result.outcome is Outcome.BAD_INPUT:
-        return []  # nothing was generated
+    if result.outcome in (Outcome.BAD_INPUT, Outcome.REFUSED):
+        return []  # nothing was generated (the session's end records a refusal)
     if result.source is Source.PASSTHROUGH:
         backend = Backend.PASSTHROUGH
     else:
