@@ -32,7 +32,10 @@ class GenerationPlan:
     example_source: ExampleSource = ExampleSource.CORPUS
     names_from_words: bool = True  # examples take their other names (a package, a user) from the request's words too
     nearest_last: bool = True  # the nearest example right before the request (a small model follows the last one most)
-    answer_format: AnswerFormat = AnswerFormat.JSON
+    # A free answer, its first code block: as right as JSON-constrained output on the model path
+    # (55% vs 55% on all 179 rows) and 0.25 s faster at p50, as constrained decoding costs grammar
+    # work per token (docs/quality.md).
+    answer_format: AnswerFormat = AnswerFormat.CODE
     installed_list: bool = True  # every common utility installed here, in the shared rules
     samples: int = 1  # 1: the greedy answer; more: that and samples - 1 sampled ones, chosen by agreement, then lint
     temperature: float = 0.7  # of the sampled answers

@@ -264,8 +264,9 @@ def follow_up_prompt(prompt: Prompt, follow_up: FollowUp) -> Prompt:
 
     `prompt` is the generation prompt built for the follow-up's own words (its user turn).
     """
+    how = "as JSON" if prompt.answer_format is AnswerFormat.JSON else "in a code block"
     change = (
         f"Change that command: {prompt.user}\n"
-        "Keep everything else it does. Reply with the whole new command as JSON."
+        f"Keep everything else it does. Reply with the whole new command {how}."
     )
-    return replace(prompt, user=follow_up.request, follow_ups=((_turn(follow_up.command), change),))
+    return replace(prompt, user=follow_up.request, follow_ups=((_turn(follow_up.command, prompt.answer_format), change),))
