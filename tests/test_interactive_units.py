@@ -6,6 +6,8 @@ the nodes, the prompt builder, the clipboard writer and the telemetry validator 
 
 from __future__ import annotations
 
+from pipeline.backends.answers import AnswerFormat
+
 import base64
 from pathlib import Path
 
@@ -81,6 +83,10 @@ def test_a_follow_up_prompt_keeps_the_shared_prefix_and_ends_with_the_previous_e
     assert messages[-3] == {"role": "user", "content": "list all python files"}
     assert messages[-2]["role"] == "assistant" and FIND in messages[-2]["content"]
     assert messages[-1]["role"] == "user" and messages[-1]["content"].startswith("Change that command: now only the top 5")
+    # The previous command and the question are in the format the plan asks for (a code block by
+    # default): a revision once wrote them as JSON while the rest of the prompt asked for code.
+    assert revised.answer_format is AnswerFormat.CODE
+    assert messages[-2]["content"] == f"```sh\n{FIND}\n```" and messages[-1]["content"].endswith("in a code block.")
     # Examples are retrieved for the whole task, so the previous request's words count.
     assert found["task_text"] == "list all python files\nnow only the top 5"
     assert any("python" in f"{asked} {answer}".lower() for asked, answer in found["prompt_examples"])
