@@ -6,8 +6,6 @@ the nodes, the prompt builder, the clipboard writer and the telemetry validator 
 
 from __future__ import annotations
 
-from pipeline.backends.answers import AnswerFormat
-
 import base64
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.backends.answers import AnswerFormat
 from pipeline.cli.interactive import KEYS, copy_to_clipboard
 from pipeline.follow_up import refers_back
 from pipeline.service import Caro, RequestOptions
