@@ -298,6 +298,19 @@ def _grep(args: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     return flags, operands
 
 
+# Utilities for which `dir/` and `dir` name the same thing to act on (`tar -czf a.tgz src/` packs
+# what `... src` packs). Not cp, mv or rsync: there the trailing slash changes where things go.
+_DIR_SLASH_SAME = frozenset({"tar", "zip", "du", "ls", "grep", "chmod", "chown", "chgrp", "rm", "rmdir", "mkdir", "tree", "stat", "wc"})
+# date(1)'s composite conversions, spelled out (`date +%F` prints what `date +%Y-%m-%d` prints).
+_DATE_COMPOSITES = {"%F": "%Y-%m-%d", "%T": "%H:%M:%S", "%D": "%m/%d/%y", "%R": "%H:%M"}
+
+
+def _date_format(word: str) -> str:
+    for short, spelled in _DATE_COMPOSITES.items():
+        word = word.replace(short, spelled)
+    return word
+
+
 def _simple(words: list[str]) -> _Simple:
     words, redirects = _split_redirects(words)
     if not words:
@@ -315,6 +328,10 @@ def _simple(words: list[str]) -> _Simple:
         utility = "git " + args[0]
     else:
         flags, operands = _generic(utility, args)
+    if utility in _DIR_SLASH_SAME:
+        operands = [o.rstrip("/") if len(o) > 1 and o.endswith("/") and o.strip("/") else o for o in operands]
+    if utility == "date":
+        operands = [_date_format(o) if o.startswith("+") else o for o in operands]
     if utility in {"ls", "du"} and not operands:
         operands = ["."]  # both default to the current directory
     if utility in {"head", "tail"} and not any(f == "-n" for f, _ in flags) and not any(

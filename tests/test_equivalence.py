@@ -30,6 +30,10 @@ SAME = [
     ("cut -d ',' -f 1 data.csv", "cut -d, -f1 data.csv"),
     ('for s in a b; do systemctl is-active "$s"; done', "for s in a b; do systemctl is-active $s; done"),
     ("sort file.txt | uniq -c | sort -rn", "sort file.txt | uniq --count | sort -nr"),
+    ("tar -czf src.tar.gz src", "tar -czf src.tar.gz src/"),  # the same directory packed
+    ("du -sh logs/", "du -sh logs"),
+    ("date +%F", "date +%Y-%m-%d"),  # date's composite conversions print the same
+    ("date '+%F %T'", "date '+%Y-%m-%d %H:%M:%S'"),
 ]
 
 DIFFERENT = [
@@ -48,6 +52,10 @@ DIFFERENT = [
     ("find . -name a -print -delete", "find . -name a -delete -print"),  # action order matters
     ("echo hi > a", "echo hi > b"),  # redirection target
     ("sed -i 's/a/b/g' f", "sed 's/a/b/g' f"),  # in place vs print
+    ("rsync -a src/ dst", "rsync -a src dst"),  # rsync's trailing slash copies the contents, not the folder
+    ("cp -r src/ dst", "cp -r src dst"),  # kept apart like rsync's
+    ("tar -czf a.tgz /", "tar -czf a.tgz ."),  # / is not an empty name
+    ("date +%F", "date +%D"),
 ]
 
 
