@@ -1,6 +1,6 @@
 """Each prompt and answer change against the others, on the same development-set cases, in one run.
 
-    .venv/bin/python bench/bench_prompt.py [--sample N] [--variants a,b,...] [--model NAME_OR_PATH] [--output FILE]
+    .venv/bin/python bench/bench_prompt.py [--sample N] [--category text,...] [--requests REGEX] [--variants a,b,...] [--model NAME_OR_PATH] [--output FILE]
 
 One process, one loaded model (as the caro service holds it), the development set's model path
 (the rows neither the static table nor passthrough answers; `--sample N` an even sample of
@@ -56,6 +56,7 @@ VARIANTS: dict[str, GenerationPlan] = {
     "default": DEFAULT_PLAN,
     "default-fixed": replace(DEFAULT_PLAN, fixed_examples=False),
     "default-context": replace(DEFAULT_PLAN, folder_names=False),
+    "default-headers": replace(DEFAULT_PLAN, csv_headers=False),  # no numbered columns of the CSV files named
     "default-corpus": replace(DEFAULT_PLAN, example_source=ExampleSource.TABLE),
     "default-retrieved": replace(DEFAULT_PLAN, retrieved=0),  # no retrieved examples: the fewest tokens per request
     "default+code": replace(DEFAULT_PLAN, answer_format=AnswerFormat.CODE),
@@ -76,6 +77,8 @@ def _cell(rate: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", type=int, default=None)
+    parser.add_argument("--category", default=None, help="only these categories (comma-separated), before --sample")
+    parser.add_argument("--requests", default=None, help="only cases whose request matches this regular expression (e.g. 'csv|column')")
     parser.add_argument("--variants", default="baseline,+corpus,+context,+fixed,+code")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--suite", default=str(ROOT / "bench/devset/devset.jsonl"))
@@ -92,6 +95,13 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variants: {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
     cases = model_path(load_suite(Path(args.suite)))
+    if args.category:
+        wanted = {c.strip() for c in args.category.split(",")}
+        cases = [case for case in cases if case.category in wanted]
+    if args.requests:
+        import re
+
+        cases = [case for case in cases if re.search(args.requests, case.request, re.I)]
     if args.sample:
         cases = sample(cases, args.sample)
     seen = set(Path(args.seen).read_text().split()) if args.seen else set()

@@ -17,6 +17,7 @@ from pipeline.backends.base import Backend, BackendChain, Prompt
 from pipeline.backends.chain import backend_for
 from pipeline.candidates import Answers, ask, ranked
 from pipeline.generation_plan import DEFAULT_PLAN, ExampleSource, GenerationPlan
+from pipeline.headers import TableHeader, table_headers_for
 from pipeline.lint import check_command, score
 from pipeline.prompting import build_prompt, example_index, follow_up_prompt, installed_utilities, utility_summaries
 from pipeline.static.retrieval import corpus_index, named_paths
@@ -65,6 +66,21 @@ def folder_names(
     return folder_listing(working_directory)
 
 
+def table_headers(
+    needs_model: bool,
+    task_text: str,
+    working_directory: str,
+    folder_names: FolderListing | None,
+    generation_plan: GenerationPlan = DEFAULT_PLAN,
+) -> tuple[TableHeader, ...]:
+    """The first lines of the CSV/TSV files the request names (delimiter and numbered columns),
+    for the prompt; () where the folder's names may not be told (`folder_names` None: a line of
+    a file says more than its name) or the plan leaves them out."""
+    if not needs_model or folder_names is None or not generation_plan.csv_headers:
+        return ()
+    return table_headers_for(task_text, working_directory, folder_names)
+
+
 def prompt_examples(
     needs_model: bool,
     task_text: str,
@@ -101,6 +117,7 @@ def generation_prompt(
     folder_names: FolderListing | None,
     follow_up: FollowUp | None = None,
     generation_plan: GenerationPlan = DEFAULT_PLAN,
+    table_headers: tuple[TableHeader, ...] = (),
 ) -> Prompt | None:
     """The prompt for the model; None when the request does not need one.
 
@@ -109,7 +126,14 @@ def generation_prompt(
     if not needs_model:
         return None
     prompt = build_prompt(
-        request_text, platform_profile, installed_tools, prompt_examples, tool_summaries, plan=generation_plan, listing=folder_names
+        request_text,
+        platform_profile,
+        installed_tools,
+        prompt_examples,
+        tool_summaries,
+        plan=generation_plan,
+        listing=folder_names,
+        headers=table_headers,
     )
     return prompt if follow_up is None else follow_up_prompt(prompt, follow_up)
 

@@ -28,6 +28,7 @@ class GenerationPlan:
 
     fixed_examples: bool = True  # the few-shot block in the shared prefix (configs/static/examples/fixed.toml)
     folder_names: bool = True  # the platform and the working directory's names, in the request's part of the prompt
+    csv_headers: bool = True  # the numbered columns of the CSV/TSV files the request names (pipeline/headers.py), with the names
     retrieved: int = 3  # examples retrieved for the request, after the shared prefix
     example_source: ExampleSource = ExampleSource.CORPUS
     names_from_words: bool = True  # examples take their other names (a package, a user) from the request's words too
@@ -45,6 +46,7 @@ DEFAULT_PLAN = GenerationPlan()
 BASELINE_PLAN = GenerationPlan(
     fixed_examples=False,
     folder_names=False,
+    csv_headers=False,
     retrieved=4,
     example_source=ExampleSource.TABLE,
     names_from_words=False,

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pipeline.backends.answers import AnswerFormat, UnreadableAnswer, answer_instruction, as_answer, read_answer
 from pipeline.backends.base import Prompt
 from pipeline.generation_plan import BASELINE_PLAN, GenerationPlan
+from pipeline.headers import TableHeader, header_lines
 from pipeline.lint import Finding, is_installed
 from pipeline.passthrough import vocabulary
 from pipeline.static.examples import fixed_examples
@@ -148,11 +149,13 @@ def _system_text(platform: Platform | None, installed: Sequence[str], answer_for
     return "\n".join(lines)
 
 
-def _context_text(summaries: Sequence[tuple[str, str]], surroundings: str = "") -> str:
-    """This request's notes: where it runs (platform, the folder's names), then the one-liners of
-    the utilities likely to matter. Where it runs comes first: it is the same for the requests
-    made in one folder, so the model reuses it from the last prompt."""
+def _context_text(summaries: Sequence[tuple[str, str]], surroundings: str = "", headers: Sequence[TableHeader] = ()) -> str:
+    """This request's notes: where it runs (platform, the folder's names), then the numbered
+    columns of the CSV/TSV files it names, then the one-liners of the utilities likely to matter.
+    Where it runs comes first: it is the same for the requests made in one folder, so the model
+    reuses it from the last prompt; the columns depend on the request, so they come after it."""
     lines = [surroundings] if surroundings else []
+    lines += [line for header in headers for line in header_lines(header)]
     if summaries:
         lines += ["Relevant utilities:", *(f"- {name}: {summary}" for name, summary in summaries)]
     return "\n".join(lines)
@@ -180,11 +183,13 @@ def build_prompt(
     *,
     plan: GenerationPlan = BASELINE_PLAN,
     listing: FolderListing | None = None,
+    headers: Sequence[TableHeader] = (),
 ) -> Prompt:
     """The generation prompt: the shared rules and fixed examples first, then this request's notes, examples and text.
 
     With `plan.folder_names`, the platform moves from the shared rules to the request's notes,
-    with the folder's names (`listing`; None when they may not be sent).
+    with the folder's names (`listing`; None when they may not be sent). `headers` (the first
+    lines of the CSV/TSV files the request names) go into the notes as numbered columns.
     """
     fmt = plan.answer_format
     with_context = plan.folder_names
@@ -193,7 +198,7 @@ def build_prompt(
         user=request,
         examples=tuple((asked, _turn(command, fmt)) for asked, command in examples),
         fixed_examples=tuple((asked, _turn(command, fmt)) for asked, command in fixed_examples()) if plan.fixed_examples else (),
-        context=_context_text(summaries, surroundings_text(platform, listing) if with_context else ""),
+        context=_context_text(summaries, surroundings_text(platform, listing) if with_context else "", headers),
         answer_format=fmt,
     )
 
