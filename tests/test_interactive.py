@@ -186,7 +186,7 @@ def test_revise_gives_the_model_the_previous_request_and_command(work: Path, ser
     assert messages[0]["role"] == "system" and "POSIX shell command" in messages[0]["content"]
     # The per-request end of the prompt: the previous request, its command, then the follow-up.
     assert messages[-3] == {"role": "user", "content": PYTHON_FILES}
-    assert messages[-2] == {"role": "assistant", "content": json.dumps({"cmd": FIND})}
+    assert messages[-2] == {"role": "assistant", "content": f"```sh\n{FIND}\n```"}  # in the format the model is asked to answer in
     assert messages[-1]["role"] == "user" and "now only the top 5" in messages[-1]["content"]
 
 
@@ -207,7 +207,7 @@ def test_a_revised_command_is_judged_before_anything_runs(work: Path, serve: boo
     assert "caro: not run: rm -rf ~" in child.before
     # The second follow-up saw the first revision as the command, and both requests.
     assert asked[1]["messages"][-3]["content"] == f"{PYTHON_FILES}\nand make them writable by everyone"
-    assert asked[1]["messages"][-2]["content"] == json.dumps({"cmd": "chmod -R 777 ."})
+    assert asked[1]["messages"][-2]["content"] == "```sh\nchmod -R 777 .\n```"
     child.expect(MENU)
     child.send("q")
     assert finish(child) == ExitCode.BLOCKED

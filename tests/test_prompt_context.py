@@ -110,6 +110,8 @@ def test_the_folder_and_platform_come_after_the_shared_prefix(tmp_path: Path) ->
         ("Run `wc -l notes.txt` to count.", "wc -l notes.txt"),
         ("df -h", "df -h"),
         ("```sh\nls\n", "ls"),  # stopped before the closing fence
+        ('{"cmd": "du -sh src"}', "du -sh src"),  # a model or server that answers in the JSON form anyway
+        (' {"cmd": " ls -la "}\n', "ls -la"),
     ],
 )
 def test_a_free_answer_is_read_to_its_first_code_block(text: str, command: str) -> None:
@@ -126,6 +128,19 @@ def test_unreadable_answers_are_parse_errors() -> None:
         parse_command_reply("```sh\n```", "stop", "llama_cpp", AnswerFormat.CODE)
     assert failure.value.recoverable and "```" not in failure.value.message
     assert parse_command_reply('{"cmd": " ls "}', "stop", "x") == "ls"
+
+
+def test_the_answer_format_setting_reaches_the_plan(tmp_path: Path) -> None:
+    from pipeline.service import Caro
+
+    assert Caro(backend="none").generation_plan.answer_format is AnswerFormat.CODE  # the default
+    caro = Caro(backend="none", llm_settings={"generation.answer_format": "json"})
+    assert caro.generation_plan.answer_format is AnswerFormat.JSON
+    assert caro.generation_plan == DEFAULT_PLAN.__class__(**{**DEFAULT_PLAN.__dict__, "answer_format": AnswerFormat.JSON})
+    from pipeline.service import RequestOptions
+    from pipeline.values import TextKind
+
+    assert caro.inputs("x", TextKind.REQUEST, RequestOptions(working_directory=str(tmp_path)))["generation_plan"] is caro.generation_plan
 
 
 def test_each_format_asks_for_its_own_answers() -> None:

@@ -159,8 +159,13 @@ def test_busy_cores_leave_fewer_threads() -> None:
             hog.kill()
 
 
+# The damaged copy aborts llama.cpp in the JSON grammar's sampler; free text only yields garbage.
+CRASH_FORMAT = {"CARO_GENERATION_ANSWER_FORMAT": "json"}
+
+
 def _damaged_copy(tmp_path: Path) -> Path:
-    """The tiny model with 40 MB of its weights overwritten: it loads, and llama.cpp aborts while sampling."""
+    """The tiny model with 40 MB of its weights overwritten: it loads, and llama.cpp aborts while
+    sampling JSON answers (`CRASH_FORMAT`)."""
     damaged = tmp_path / "damaged.gguf"
     shutil.copy(TINY_MODEL, damaged)
     with damaged.open("r+b") as handle:
@@ -171,7 +176,7 @@ def _damaged_copy(tmp_path: Path) -> Path:
 
 @needs_tiny_model
 def test_a_model_that_crashes_takes_the_service_down_not_the_client(tmp_path: Path) -> None:
-    env = _model_env(_damaged_copy(tmp_path))
+    env = {**_model_env(_damaged_copy(tmp_path)), **CRASH_FORMAT}
     assert caro("check", "ls", env=env).returncode == 0
     pid = service_pid()
     done = caro(MODEL_REQUEST, env=env, cwd=tmp_path)

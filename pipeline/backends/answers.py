@@ -77,6 +77,20 @@ def _first_line(block: str) -> str:
     return _PROMPT_SIGN.sub("", command).strip()
 
 
+def _json_command(text: str) -> str | None:
+    """The command of an answer that is a whole `{"cmd": "..."}` object, else None (a JSON object
+    is never a shell command: taken as one, it would be shown and judged as nonsense)."""
+    stripped = text.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return None
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        return None
+    command = data.get("cmd") if isinstance(data, dict) else None
+    return command.strip() if isinstance(command, str) and command.strip() else None
+
+
 def read_answer(text: str | None, finish_reason: str | None, answer_format: AnswerFormat) -> str:
     """The command in a model's answer; UnreadableAnswer when there is none."""
     text = text or ""
@@ -86,6 +100,8 @@ def read_answer(text: str | None, finish_reason: str | None, answer_format: Answ
             command = _first_line(fence.group(2))
         elif finish_reason == "length":
             raise UnreadableAnswer("the model's reply was cut off by the token limit")
+        elif (answered := _json_command(text)) is not None:
+            command = answered  # {"cmd": ...}: a model (or server) that answers in the JSON form anyway
         else:  # no code block: a bare command line, or `command` inline
             inline = _INLINE.search(text)
             command = inline.group(1).strip() if inline else _first_line(text)
