@@ -8,7 +8,7 @@ same answered in process (`serve.enabled = false`, today's path without a servic
 
 A model answer through the warm service against the floor of a bare llama-cpp-python call:
 the same model and threads, loaded in this process, already holding the prompt's shared
-prefix and the working directory's turn (as the warm service does for requests from one
+prefix and the start of the notes, the platform and the folder's names (as the warm service does for requests from one
 folder), given exactly the prompt the pipeline builds for the request, so that it evaluates
 only the request's own turns (its retrieved examples and its words) and generates the same
 answer. A stricter floor beside it: the request's words alone after the shared prefix, what
@@ -108,9 +108,19 @@ def _prompt_tokens(llama, prompt) -> tuple[int, int]:
     return full, shared
 
 
+def shared_context(context: str) -> str:
+    """The part of a prompt's notes that every request from one folder shares (the platform and
+    the folder's names), without what is this request's own (the columns of the files it names,
+    its utilities' one-liners): the floor may hold only what a warm service can hold."""
+    for own in ("\nColumns of ", "\nRelevant utilities:"):
+        context = context.split(own, 1)[0]
+    return "" if context.startswith(("Relevant utilities:", "Columns of ")) else context
+
+
 def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
     """Print the model figures; the requests the model answers (not the static table)."""
-    from pipeline.backends.base import command_schema
+    from pipeline.backends.answers import answer_ended
+    from pipeline.backends.base import response_format
     from pipeline.backends.chain import catalogue_model_path
     from pipeline.backends.llama_cpp import LlamaCppBackend, _prime, _set_threads
     from pipeline.backends.sharing import threads_now
@@ -133,20 +143,26 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
     def bare(prompt, words_only: bool = False) -> float:
         _set_threads(llama, threads_now())  # the service's choice of threads for a generation
         # Untimed: the context holds what the warm service holds when this request arrives: the
-        # shared prefix and the working directory's turn (platform, folder names), the same for
-        # every request from this folder; nothing of this request's own turns.
-        held = [*prompt.prefix_messages(), *([{"role": "system", "content": prompt.context}] if prompt.context else [])]
+        # shared prefix and the start of the notes (platform, folder names), the same for every
+        # request from this folder; nothing of this request's own (its one-liners, examples, words).
+        shared = shared_context(prompt.context)
+        held = [*prompt.prefix_messages(), *([{"role": "system", "content": shared}] if shared else [])]
         llama.create_chat_completion(messages=[*held, {"role": "user", "content": ""}], max_tokens=1, temperature=0.0)
         # words_only: the stricter floor, the request's words alone after the shared prefix (no
         # retrieved examples, no folder names): what any design must evaluate for this request.
         messages = [*prompt.prefix_messages(), {"role": "user", "content": prompt.user}] if words_only else prompt.messages()
+        # The answer is generated as the backend does: in the plan's format (a JSON grammar, or
+        # free text read until its code block closes), streamed, stopped where the backend stops.
         start = time.perf_counter()
-        llama.create_chat_completion(
-            messages=messages,
-            response_format={"type": "json_object", "schema": command_schema(prompt.max_command_chars)},
-            max_tokens=prompt.max_tokens,
-            temperature=0.0,
+        stream = llama.create_chat_completion(
+            messages=messages, response_format=response_format(prompt), max_tokens=prompt.max_tokens, temperature=0.0, stream=True
         )
+        text = ""
+        for chunk in stream:
+            text += chunk["choices"][0]["delta"].get("content") or ""
+            if answer_ended(text, prompt.answer_format):
+                break
+        stream.close()
         return time.perf_counter() - start
 
     model_env = {**env, "CARO_BACKEND": "llama_cpp", "CARO_MODEL": str(path)}
