@@ -60,6 +60,11 @@ VARIANTS: dict[str, GenerationPlan] = {
     "default-corpus": replace(DEFAULT_PLAN, example_source=ExampleSource.TABLE),
     "default-retrieved": replace(DEFAULT_PLAN, retrieved=0),  # no retrieved examples: the fewest tokens per request
     "default+code": replace(DEFAULT_PLAN, answer_format=AnswerFormat.CODE),
+    "default+json": replace(DEFAULT_PLAN, answer_format=AnswerFormat.JSON),
+    # The plan before it was made lean for the 1.5B model: 3 retrieved examples and the one-liners.
+    "default+k3+notes": replace(DEFAULT_PLAN, retrieved=3, utility_notes=True),
+    "default+notes": replace(DEFAULT_PLAN, utility_notes=True),
+    "default+k3": replace(DEFAULT_PLAN, retrieved=3),  # JSON-constrained answers (the default before code blocks)
     "default+samples3": replace(DEFAULT_PLAN, samples=3),
 }
 

@@ -102,9 +102,11 @@ def prompt_examples(
     return tuple(reversed(found)) if plan.nearest_last else found
 
 
-def tool_summaries(needs_model: bool, task_text: str, prompt_examples: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """`whatis` one-liners of the utilities the examples use and the request names."""
-    return utility_summaries(task_text, prompt_examples) if needs_model else ()
+def tool_summaries(
+    needs_model: bool, task_text: str, prompt_examples: tuple[tuple[str, str], ...], generation_plan: GenerationPlan = DEFAULT_PLAN
+) -> tuple[tuple[str, str], ...]:
+    """`whatis` one-liners of the utilities the examples use and the request names (unless the plan leaves them out)."""
+    return utility_summaries(task_text, prompt_examples) if needs_model and generation_plan.utility_notes else ()
 
 
 def generation_prompt(
