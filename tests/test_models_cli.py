@@ -14,7 +14,7 @@ from tests.conftest import caro_executable
 from tests.model_wheels import FakeModel, chunked_model
 from tests.test_models import needs_tiny
 
-DEFAULT = "qwen2.5-coder-0.5b"
+DEFAULT = "qwen2.5-coder-1.5b"
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:
@@ -38,9 +38,9 @@ def test_list_reports_every_model_and_the_default(capsys) -> None:
     code, data, _ = run_json(capsys, "model", "list")
     assert code == 0 and data["default"] == DEFAULT
     rows = {row["name"]: row for row in data["models"]}
-    assert set(rows) == {"smollm2-135m", DEFAULT, "qwen2.5-coder-1.5b"}
+    assert set(rows) == {"smollm2-135m", "qwen2.5-coder-0.5b", DEFAULT}
     assert rows[DEFAULT]["default"] is True and rows[DEFAULT]["state"] == "missing" and rows[DEFAULT]["path"] is None
-    assert rows[DEFAULT]["size"] == 491_400_064
+    assert rows[DEFAULT]["size"] == 1_117_320_768 and rows["qwen2.5-coder-0.5b"]["size"] == 491_400_064
 
 
 def test_list_plain_marks_the_configured_model(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,7 +68,7 @@ def test_verify_missing_is_exit_1_with_a_json_error(capsys) -> None:
 def test_verify_a_corrupt_file_is_exit_1(capsys, caro_home: Path) -> None:
     models = caro_home / "models"
     models.mkdir(parents=True)
-    (models / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf").write_bytes(b"GGUF" + b"\0" * 100)
+    (models / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").write_bytes(b"GGUF" + b"\0" * 100)
     code, data, _ = run_json(capsys, "model", "verify")
     assert code == ExitCode.ERROR and data["error"]["code"] == "model_corrupt"
     assert main(["model", "list", "--output", "json"]) == 0

@@ -1,6 +1,6 @@
 """Verification stamps: what a model file looked like on disk when its sha256 last matched.
 
-Hashing the default model (491 MB) takes about a second; a `stat` takes microseconds. So the
+Hashing the default model (1.1 GB) takes a second or two; a `stat` takes microseconds. So the
 sha256 is checked in full when the file is pulled or verified, and the file's identity at that
 moment (size, mtime, ctime and inode) is recorded beside it in `models_dir/.verified/NAME.json`.
 Before a load, a file whose identity still matches its stamp is taken as verified; anything else
