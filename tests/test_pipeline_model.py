@@ -70,8 +70,9 @@ def test_the_cli_uses_the_configured_model_file(tiny_model_required: Path, tmp_p
 
 def test_a_corrupt_model_file_names_the_fix(tmp_path: Path, caro_home: Path) -> None:
     from pipeline.models.catalogue import load_catalogue
+    from pipeline.settings import default_values
 
-    entry = load_catalogue().get("qwen2.5-coder-0.5b")
+    entry = load_catalogue().get(default_values()["model"])  # the default model, whichever it is
     models = caro_home / "models"
     models.mkdir(parents=True)
     (models / entry.file).write_bytes(b"GGUF" + b"\0" * 1000)  # wrong size: a truncated download
