@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from pipeline.candidates import Answers, ranked
 from pipeline.equivalence import equivalent
-from pipeline.judgement import judged
+from pipeline.judgement import judged, verdict_for
 from pipeline.lint import check_command, score
-from pipeline.safety.engine import assess
 from pipeline.safety.rules import RuleSet
 from pipeline.values import Candidate, Generation, Platform, Result, SafetyLevel, Source
 
@@ -53,9 +52,10 @@ def other_commands(
             break
     results = []
     for command, backend in chosen:
-        verdict = assess(
-            command, shell=platform_profile.shell, level=safety_level, rules=safety_rules, cwd=working_directory, home=home_directory
+        candidate = Candidate(command, Source.LLM, backend)
+        verdict = verdict_for(
+            candidate, shell=platform_profile.shell, level=safety_level, rules=safety_rules, cwd=working_directory, home=home_directory
         )
         generation = Generation(ran=True, command=command, backend=backend, findings=lint(command))
-        results.append(judged(Candidate(command, Source.LLM, backend), verdict, generation, safety_level))
+        results.append(judged(candidate, verdict, generation, safety_level))
     return tuple(results)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.safety.engine import assess
+from pipeline.judgement import verdict_for
 from pipeline.telemetry.builders import safety_events
 from pipeline.telemetry.declare import emits
 from pipeline.telemetry.events import EventType
@@ -19,11 +19,13 @@ def safety_verdict(
     working_directory: str,
     home_directory: str,
 ) -> SafetyVerdict | None:
-    """The risk, action and findings for the candidate; None when there is no candidate."""
+    """The risk, action and findings for the candidate; None when there is no candidate.
+
+    A template's slots (`cat <file>`) are judged as operands the validator cannot see."""
     if candidate is None:
         return None
-    return assess(
-        candidate.command,
+    return verdict_for(
+        candidate,
         shell=platform_profile.shell,
         level=safety_level,
         rules=safety_rules,

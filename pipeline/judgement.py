@@ -6,7 +6,34 @@ other command's, so that every command caro shows is rendered alike.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
+from pipeline.slots import fill_in_text, opaque, slots, variable
 from pipeline.values import Action, Candidate, Generation, Outcome, Result, SafetyLevel, SafetyVerdict, Source, TextKind
+
+
+def template_slots(candidate: Candidate) -> tuple[str, ...]:
+    """The slots the user must fill in: only caro's own answers have them (a typed command is shell as written)."""
+    return slots(candidate.command) if candidate.source in (Source.LLM, Source.STATIC) else ()
+
+
+def verdict_for(candidate: Candidate, **assess_options: Any) -> SafetyVerdict:
+    """The safety validator's verdict on a candidate: a template's slots (`cat <file>`) are judged
+    as operands it cannot see, and its words name them as the user sees them (`<file>`)."""
+    from pipeline.safety.engine import assess
+
+    names = template_slots(candidate)
+    if not names:
+        return assess(candidate.command, **assess_options)
+    verdict = assess(opaque(candidate.command), **assess_options)
+
+    def shown(text: str) -> str:
+        for name in names:
+            text = text.replace("${" + variable(name) + "}", f"<{name}>").replace("$" + variable(name), f"<{name}>")
+        return text
+
+    return replace(verdict, findings=tuple(replace(f, message=shown(f.message)) for f in verdict.findings))
 
 
 def _warnings(
@@ -24,6 +51,8 @@ def _warnings(
     if candidate.source is Source.PASSTHROUGH and text_kind is TextKind.REQUEST:
         # Worth saying only where a request was expected (`caro check` and `caro explain` judge a command by design).
         notes.append("the text was taken as a shell command: it was judged, not generated")
+    if (names := template_slots(candidate)):
+        notes.append(f"a template: fill in {fill_in_text(names)} before running it (the request names no such thing)")
     if not verdict.parsed:
         notes.append("the command could not be fully parsed as shell, so it is not trusted")
     if verdict.action is Action.CONFIRM:
@@ -54,4 +83,5 @@ def judged(
         backend_failures=generation.failures,
         refine_ran=generation.refine_ran,
         refine_changed=generation.refine_changed,
+        slots=template_slots(candidate),
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from pipeline.slots import opaque, slots
 from pipeline.values import Platform, Userland
 
 # shellcheck codes that are noise for a one-line interactive command: unassigned variables
@@ -46,6 +47,11 @@ _PLACEHOLDER = re.compile(
     r"|\bexample\.(txt|log|sh)\b|\bfile_?name\.ext\b|\b(?:directory|dir|folder|file)_name\b|\bYOUR_[A-Z_]+\b"
     r"|\bREPLACE_?ME\b|\bCHANGE_?ME\b)",
     re.IGNORECASE,
+)
+
+_PLACEHOLDER_ADVICE = (
+    "the command has a made-up placeholder; use . or the names from the request, "
+    "or a slot such as <file> for what the request does not name"
 )
 
 
@@ -110,12 +116,14 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
     With the request, also what it did not ask for (installs, sudo); with the working
     directory too, input paths that exist neither there nor in the request.
     """
-    from pipeline.lint_context import find_exec_unterminated, make_problem, missing_paths, unasked_install
+    from pipeline.lint_context import find_exec_unterminated, make_problem, missing_paths, operand_problem, slot_problem, unasked_install
     from pipeline.shell.parse import parse_script
     from pipeline.shell.unwrap import unwrap
 
     findings: list[Finding] = []
-    script = parse_script(command)
+    names = slots(command)
+    text = opaque(command) if names else command  # a template's slots read as operands nobody can see
+    script = parse_script(text)
     if not script.ok:
         findings.append(Finding("syntax", Severity.ERROR, "the command is not valid shell syntax"))
     argvs: list[tuple[str, ...]] = []
@@ -134,6 +142,9 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
             findings.append(Finding("utility", Severity.ERROR, f"{name} is not installed on this machine"))
         if platform.os != "linux" and name in _LINUX_ONLY_UTILITIES:
             findings.append(Finding("platform", Severity.ERROR, f"{name} exists only on Linux"))
+        reads_pipe = simple.stage > 0 or simple.scoped or any(r.op in ("<", "<<", "<<<", "<<-") for r in simple.redirects)
+        if (why := operand_problem(argv, reads_pipe)) is not None:
+            findings.append(Finding("operand", Severity.ERROR, why))
         if name == "find" and find_exec_unterminated(argv):
             findings.append(Finding("syntax", Severity.ERROR, "find -exec has no end: finish it with {} + (or \\;)"))
         elif name == "find" and "-exec" in argv and ";" in argv:
@@ -142,11 +153,11 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
             for pattern, utility, advice in _GNU_ONLY:
                 if name == utility and any(pattern.match(arg) for arg in argv[1:]):
                     findings.append(Finding("platform", Severity.ERROR, advice))
-    if _PLACEHOLDER.search(command):
-        findings.append(
-            Finding("placeholder", Severity.ERROR, "the command has a placeholder path or name; use . or the names from the request")
-        )
+    if _PLACEHOLDER.search(text):
+        findings.append(Finding("placeholder", Severity.ERROR, _PLACEHOLDER_ADVICE))
     if request is not None:
+        if (why := slot_problem(names, command, request, cwd)) is not None:
+            findings.append(Finding("placeholder", Severity.ERROR, why))
         if (why := unasked_install(command, privileged, request)) is not None:
             findings.append(Finding("task", Severity.ERROR, why))
         if cwd is not None and os.path.isdir(cwd):
@@ -155,5 +166,5 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
             for argv in argvs:
                 if argv[0] == "make" and (why := make_problem(argv, cwd)) is not None:
                     findings.append(Finding("path", Severity.ERROR, why))
-    findings.extend(_shellcheck(command, platform.shell.value))
+    findings.extend(_shellcheck(text, platform.shell.value))
     return tuple(dict.fromkeys(findings))

@@ -206,3 +206,70 @@ def task_drift(request: str, first: str, repaired: str) -> str | None:
     if anchors and not anchors & _words(repaired):
         return "the repair dropped everything the request named"
     return None
+
+
+# Utilities that do nothing useful without an operand (they fail, or, like `touch`, complain),
+# and those that would then read the terminal and wait for typing (cat, sort, grep PATTERN ...).
+_NEEDS_OPERAND = frozenset(
+    "touch mkdir rmdir rm cp mv ln chmod chown chgrp file stat unzip readlink realpath truncate shred".split()
+)
+_READS_INPUT = frozenset(
+    "cat head tail wc sort uniq cut paste tac nl grep egrep fgrep sed awk gawk mawk tr md5sum sha256sum sha1sum "
+    "base64 od xxd strings column jq".split()
+)
+# How many operands a utility needs at the least (a mode, an owner or a pattern comes first).
+_LEAST_OPERANDS = {"cp": 2, "mv": 2, "ln": 1, "chmod": 2, "chown": 2, "chgrp": 2}
+
+
+def operand_problem(argv: Sequence[str], reads_pipe: bool) -> str | None:
+    """Why a simple command lacks what it works on: `touch` with no file, `chmod 444` with no file,
+    or `cat` / `sort` / `grep PATTERN` with no file and nothing piped or redirected into it."""
+    name = os.path.basename(argv[0]) if argv else ""
+    operands = _operands(argv) if name in _NEEDS_OPERAND or name in _READS_INPUT else []
+    if name in _NEEDS_OPERAND:
+        if len(operands) < _LEAST_OPERANDS.get(name, 1):
+            return f"{name} has nothing to work on: name the file from the request, or write a slot such as <file>"
+        return None
+    if name not in _READS_INPUT or reads_pipe:
+        return None
+    if name.endswith("grep") and any(w in {"-r", "-R", "--recursive"} or (w[:1] == "-" and w[1:2] != "-" and "r" in w.lower()) for w in argv[1:]):
+        return None  # grep -r with no file searches the working directory
+    has_script = any(w in {"-e", "-f"} or w.startswith(("--regexp", "--file", "--expression")) for w in argv[1:])
+    files = operands[1:] if name in _PATTERN_FIRST and not has_script else operands
+    if name == "tr":
+        return "tr reads only its input: pipe or redirect a file into it (tr ... < <file>)"
+    if not files:
+        return f"{name} has no file to read, so it would wait for typing at the terminal: name the file, or write a slot such as <file>"
+    return None
+
+
+_REQUEST_PATH = re.compile(r"^(?:\.{0,2}/)?[\w.@+-]+(?:/[\w.@+*-]*)*$")
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,5}$")
+_VERSION = re.compile(r"^v?\d+(?:\.\d+)+$")
+
+
+def request_paths(request: str, cwd: str | None) -> list[str]:
+    """The files and folders a request names: words with a `/` or a file extension, or names that
+    exist in the working directory (not versions such as 3.11, nor sentence punctuation)."""
+    named: list[str] = []
+    for raw in request.split():
+        word = raw.strip("\"'`,;:()[]{}!?")
+        if word.endswith(".") and not word.endswith(".."):
+            word = word.rstrip(".")
+        if not word or not _REQUEST_PATH.match(word) or _VERSION.match(word):
+            continue
+        looks_like = "/" in word or _EXTENSION.search(word) is not None
+        if looks_like or (cwd is not None and len(word) > 1 and os.path.lexists(os.path.join(cwd, word))):
+            named.append(word)
+    return list(dict.fromkeys(named))
+
+
+def slot_problem(names: Sequence[str], command: str, request: str, cwd: str | None) -> str | None:
+    """Why a template's slots are wrong: the request names a file or folder that the command
+    leaves out, so a slot stands where that name belongs."""
+    if not names:
+        return None
+    left_out = [p for p in request_paths(request, cwd) if p.removeprefix("./").rstrip("/") not in command]
+    if not left_out:
+        return None
+    return f"the request names {', '.join(left_out)}: use it in place of <{names[0]}>"

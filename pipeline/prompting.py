@@ -136,8 +136,9 @@ def _system_text(platform: Platform | None, installed: Sequence[str], answer_for
         answer_instruction(answer_format),
         "Rules:",
         "- One command line; pipes and && are fine.",
-        "- Use . for the current directory. Never invent placeholder paths such as /path/to/dir;"
-        " use file and directory names exactly as the request gives them.",
+        "- Use . for the current directory, and file and folder names exactly as the request gives them.",
+        "- Where the request needs a file, folder or value that it does not name, write a slot such as"
+        " <file>, <dir> or <pattern> in its place; never make up a name such as file.txt or /path/to/dir.",
         "- Pick the utility that fits the request; use find only to search for files by name, type, size or time.",
         "- Keep every constraint the request states (file type, size, time, count, order).",
         "- With find -exec, end with {} + rather than \\;.",

@@ -271,6 +271,7 @@ class Result:
     refine_ran: bool = False
     refine_changed: bool = False
     alternatives: tuple[Result, ...] = ()  # other commands for the request, best first (`caro -n`)
+    slots: tuple[str, ...] = ()  # what the user must fill in before it can run (`<file>`: pipeline/slots.py)
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready dict with the documented field names (not the alternatives: `caro -n` lists them)."""
@@ -289,6 +290,7 @@ class Result:
                 {"backend": f.backend, "kind": f.kind.value, "recoverable": f.recoverable} for f in self.backend_failures
             ],
             "refine": {"ran": self.refine_ran, "changed": self.refine_changed},
+            "slots": list(self.slots),
             "error": (
                 {"code": self.problem.code, "message": self.problem.message}
                 if self.problem

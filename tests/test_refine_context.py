@@ -54,9 +54,53 @@ def test_find_exec_without_its_end_is_an_error_and_gets_repaired(project: Path) 
     assert _sources("find . -exec ls {} +", "list", project) == []
 
 
-@pytest.mark.parametrize("command", ["cat your_file.txt", "ls directory_name", "du -sh <folder>", "curl -H 'Authorization: YOUR_TOKEN' x"])
+@pytest.mark.parametrize(
+    "command", ["cat your_file.txt", "ls directory_name", "du -sh <search term>", "cat <FILE>", "curl -H 'Authorization: YOUR_TOKEN' x"]
+)
 def test_placeholders_are_findings(command: str, project: Path) -> None:
     assert any(source == "placeholder" for source, _ in _sources(command, "show it", project))
+
+
+@pytest.mark.parametrize(
+    ("command", "asked"),
+    [
+        ("du -sh <dir>", "show the size of a folder"),
+        ("cp -p <source> <dest>", "copy a file preserving attributes"),
+        ("grep -i <pattern> <file>", "search for a pattern case-insensitively"),
+        ("command -v <command>", "check command availability"),
+    ],
+)
+def test_a_slot_for_what_the_request_does_not_name_is_no_finding(command: str, asked: str, project: Path) -> None:
+    assert _sources(command, asked, project) == []
+
+
+def test_a_slot_where_the_request_names_the_file_is_an_error_that_names_it(project: Path) -> None:
+    assert _sources("tail -n 5 <file>", "the last 5 lines of logs/app-1.log", project) == [
+        ("placeholder", "the request names logs/app-1.log: use it in place of <file>")
+    ]
+    # A name that exists here counts as named, with or without a slash or an extension.
+    assert _sources("du -sh <dir>", "how big is the data folder", project) == [
+        ("placeholder", "the request names data: use it in place of <dir>")
+    ]
+    assert _sources("du -sh data/<name>.csv", "the size of one csv file in data", project) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "utility"),
+    [("touch", "touch"), ("cat", "cat"), ("chmod 444", "chmod"), ("head -n 5", "head"), ("grep -i error", "grep"), ("cp a.txt", "cp")],
+)
+def test_a_command_with_nothing_to_work_on_is_an_error(command: str, utility: str, project: Path) -> None:
+    """`touch` alone fails, and `cat` alone waits for typing at the terminal (seen on eval_harness)."""
+    found = _sources(command, "do it", project)
+    assert [source for source, _ in found] == ["operand"]
+    assert found[0][1].startswith(f"{utility} has ")
+
+
+@pytest.mark.parametrize(
+    "command", ["ps aux | grep python", "grep -rn TODO", "wc -l < logs/app-1.log", "sort data/people.csv | uniq", "git log | head -n 5"]
+)
+def test_a_reader_fed_by_a_pipe_a_redirect_or_recursion_is_no_finding(command: str, project: Path) -> None:
+    assert not [source for source, _ in _sources(command, "do it", project) if source == "operand"]
 
 
 def test_an_invented_path_is_a_finding_that_names_the_real_one(project: Path) -> None:
