@@ -77,6 +77,22 @@ def opaque(command: str) -> str:
     return SLOT.sub(expansion, command)
 
 
+def filled(command: str, values: dict[str, str]) -> str:
+    """`command` with each slot written as its value in `values`, quoted for where it stands
+    (`cat <file>` with file=`my notes.txt`: `cat 'my notes.txt'`; inside quotes, as it is)."""
+    import shlex
+
+    quoting = _quoting(command)
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            return match.group(0)
+        return values[name] if quoting[match.start()] else shlex.quote(values[name])
+
+    return SLOT.sub(value, command)
+
+
 def fill_in_text(names: tuple[str, ...]) -> str:
     """`<file>`, `<source> and <dest>`, `<a>, <b> and <c>`: the slots as a user reads them."""
     shown = [f"<{name}>" for name in names]

@@ -134,3 +134,59 @@ def test_sample_is_exact_even_and_deterministic() -> None:
         got = Counter(c.category for c in chosen)
         for name, count in per_category.items():
             assert abs(got[name] - size * count / len(cases)) < 1
+
+
+def _case(request: str, expected: str, rule: Rule = Rule.EQUIVALENT, pattern: str | None = None) -> EvalCase:
+    return EvalCase("t", request, rule, expected=(expected,), pattern=pattern)
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected", "answer"),
+    [
+        ("show file contents", "cat file.txt", "cat <file>"),
+        ("copy file preserving attributes", "cp -p source.txt dest.txt", "cp -p <source> <dest>"),
+        ("print lines containing pattern", "grep 'pattern' file.txt", "grep <pattern> <file>"),
+        ("create directory with parents", "mkdir -p path/to/dir", "mkdir -p <dir>"),
+    ],
+)
+def test_a_template_passes_where_the_expected_command_has_stand_ins(asked: str, expected: str, answer: str) -> None:
+    from pipeline.evaluation.judges import template_passes
+
+    case = _case(asked, expected)
+    assert not judge(case, _result(answer))  # strictly, a slot is not file.txt
+    assert template_passes(case, _result(answer))
+
+
+def test_a_template_passes_a_peer_pattern_with_its_stand_in() -> None:
+    from pipeline.evaluation.judges import template_passes
+
+    case = _case("check command availability", "which python", Rule.PATTERN, r"(which|command -v)\s+\w+")
+    assert template_passes(case, _result("command -v <command>"))
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected", "answer"),
+    [
+        # The request names the file: a slot in its place is a wrong answer.
+        ("count the lines in README.md", "wc -l README.md", "wc -l <file>"),
+        # The request names what to search for.
+        ("search for TODO in notes.txt", "grep TODO notes.txt", "grep <pattern> notes.txt"),
+        # A mode, a number, a program or a glob is never a stand-in.
+        ("change file permissions to read-only", "chmod 444 file.txt", "chmod <mode> file.txt"),
+        ("show the first field of data.txt", "awk '{print $1}' data.txt", "awk <program> data.txt"),
+        # A different utility or flags do not pass however the slots are filled.
+        ("show file contents", "cat file.txt", "less <file>"),
+        ("copy file preserving attributes", "cp -p source.txt dest.txt", "cp <source> <dest>"),
+    ],
+)
+def test_a_template_fails_where_a_slot_stands_for_what_the_request_gives(asked: str, expected: str, answer: str) -> None:
+    from pipeline.evaluation.judges import template_passes
+
+    assert not template_passes(_case(asked, expected), _result(answer))
+
+
+def test_a_typed_command_with_angle_brackets_is_no_template() -> None:
+    """Only caro's own answers have slots: a passthrough's `<file>` is shell redirection."""
+    from pipeline.evaluation.judges import template_passes
+
+    assert not template_passes(_case("show file contents", "cat file.txt"), _result("cat <file>", source=Source.PASSTHROUGH))

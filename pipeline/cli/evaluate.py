@@ -94,6 +94,12 @@ def _plain(mode: str, data: dict[str, Any]) -> str:
             equivalence = judges["equivalence"][title].get(name)
             execution = judges["execution"][title].get(name)
             lines.append(f"  {name:<22} {_cell(rate)} {_cell(equivalence)} {_cell(execution)}")
+    templates = data.get("templates", {}).get("passed", 0)
+    if templates:
+        lines.append(
+            f"{templates} of the passes are templates: a slot (<file>) where the expected command has a stand-in"
+            f" for what the request does not name (file.txt); without them {overall['passed'] - templates}/{overall['total']}"
+        )
     not_judged = judges["execution"]["not_judged"]
     if not_judged:
         lines.append("not run by the execution judge (equivalence decides):")

@@ -27,7 +27,67 @@ from pipeline.values import Action, Result
 
 def judge(case: EvalCase, result: Result, check: Callable[[str], Result] | None = None) -> bool:
     """Whether `result` answers `case` rightly, by the case's rule (nothing is run)."""
-    command = result.command
+    return _judge(case, result, result.command, check)
+
+
+# Words a request uses for a thing it does not name ("search for a pattern", "copy the file"): an
+# expected command that writes them as operands (`grep 'pattern' file.txt`) uses them as stand-ins.
+_GENERIC = frozenset(
+    "pattern text string word term file files filename directory dir folder path name source dest destination "
+    "target command program package user host port branch message url variable value".split()
+)
+_MODE_OR_NUMBER = re.compile(r"^[0-7]{3,4}$|^[ugoa]*[-+=][rwxXst]+$|^\d+$")
+# A stand-in is a name or a few plain words (`file.txt`, `path/to/dir`, `search term`), never an
+# awk program, a regex or a glob: a slot for one of those is no answer.
+_NAME_LIKE = re.compile(r"^[A-Za-z0-9_./@:+-]+(?: [A-Za-z]+){0,2}$")
+_MAX_FILLINGS = 64
+
+
+def stand_ins(case: EvalCase) -> tuple[str, ...]:
+    """The operands of the case's expected commands that stand for something the request does not
+    name (`file.txt` in `cat file.txt` for "show file contents"): not options, modes or numbers, and
+    not a word the request says, unless the request says it as a generic noun ("pattern")."""
+    import shlex
+
+    said = {w.strip("\"'`,.;:()").lower() for w in case.request.split()}
+    found: list[str] = []
+    for expected in case.expected:
+        try:
+            words = shlex.split(expected)
+        except ValueError:
+            continue
+        for word in words[1:]:
+            if word.startswith("-") or word in {"..", "."} or not _NAME_LIKE.match(word) or _MODE_OR_NUMBER.match(word):
+                continue
+            bare = word.lower().rsplit("/", 1)[-1].split(".", 1)[0]
+            if word.lower() in said and bare not in _GENERIC:
+                continue
+            found.append(word)
+    return tuple(dict.fromkeys(found))
+
+
+def template_passes(case: EvalCase, result: Result, check: Callable[[str], Result] | None = None) -> bool:
+    """Whether a template answer (`cat <file>`, pipeline/slots.py) passes once its slots are read as
+    the expected command's stand-ins: a slot means "the thing you name", as `file.txt` does there.
+    A slot never passes for a name the request gives (that is a wrong answer), nor for a mode or a number."""
+    from itertools import islice, product
+
+    from pipeline.slots import filled, slots
+
+    names = slots(result.command) if result.source.value in ("llm", "static") else ()
+    if not names or case.rule not in (Rule.EQUIVALENT, Rule.PATTERN):
+        return False
+    assert result.command is not None
+    values = stand_ins(case)
+    if not values:
+        return False
+    for choice in islice(product(values, repeat=len(names)), _MAX_FILLINGS):
+        if _judge(case, result, filled(result.command, dict(zip(names, choice))), check):
+            return True
+    return False
+
+
+def _judge(case: EvalCase, result: Result, command: str | None, check: Callable[[str], Result] | None) -> bool:
     if case.rule is Rule.NOT_OFFERED:
         offered = command is not None and result.action is Action.ALLOWED
         pattern_stopped = True

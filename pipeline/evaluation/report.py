@@ -20,6 +20,9 @@ class Outcome:
     command: str | None
     equivalent: bool
     execution: ExecutionVerdict | None = None
+    # Equivalent only as a template: its slots (`cat <file>`) stand where the expected command has
+    # stand-ins (`cat file.txt`) for what the request does not name (judges.template_passes).
+    template: bool = False
 
     @property
     def executed(self) -> bool | None:
@@ -78,6 +81,10 @@ class Report:
         judges["execution"]["cases"] = sum(o.execution is not None for o in self.outcomes)
         return {
             "overall": _rate(self.outcomes, combined),
+            "templates": {
+                "passed": sum(o.template and o.passed for o in self.outcomes),
+                "ids": [o.case.id for o in self.outcomes if o.template and o.passed],
+            },
             "by_category": self._grouped(lambda o: o.case.category, combined),
             "by_source": self._grouped(lambda o: o.source, combined),
             "judges": judges,

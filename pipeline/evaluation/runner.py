@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pipeline.evaluation.judges import ExecutionJudge, judge
+from pipeline.evaluation.judges import ExecutionJudge, judge, template_passes
 from pipeline.evaluation.report import Outcome, Report
 from pipeline.evaluation.suites import EvalCase
 from pipeline.service import RequestOptions
@@ -35,7 +35,9 @@ def evaluate(
             if result.command is not None and check is not None:
                 action = (check(result.command) if options is None else check(result.command, options)).action
             verdict = execution.verdict(case, result.command, action)
-        report.add(Outcome(case, result.source.value, result.command, judge(case, result, check), verdict))
+        equivalent = judge(case, result, check)
+        template = not equivalent and template_passes(case, result, check)
+        report.add(Outcome(case, result.source.value, result.command, equivalent or template, verdict, template=template))
     return report
 
 
