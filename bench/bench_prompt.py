@@ -66,6 +66,7 @@ VARIANTS: dict[str, GenerationPlan] = {
     "default+notes": replace(DEFAULT_PLAN, utility_notes=True),
     "default+k3": replace(DEFAULT_PLAN, retrieved=3),  # JSON-constrained answers (the default before code blocks)
     "default+samples3": replace(DEFAULT_PLAN, samples=3),
+    "default-slots": replace(DEFAULT_PLAN, slots=False),  # the rule "never invent placeholder paths", no slot examples
 }
 
 

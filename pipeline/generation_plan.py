@@ -42,6 +42,9 @@ class GenerationPlan:
     answer_format: AnswerFormat = AnswerFormat.CODE
     installed_list: bool = True  # every common utility installed here, in the shared rules
     utility_notes: bool = False  # `whatis` one-liners of the utilities the examples use and the request names
+    # Slots for what the request does not name (`cat <file>`, pipeline/slots.py): a rule and two
+    # fixed examples that teach writing them instead of a made-up name (docs/quality.md, part 4).
+    slots: bool = True
     samples: int = 1  # 1: the greedy answer; more: that and samples - 1 sampled ones, chosen by agreement, then lint
     temperature: float = 0.7  # of the sampled answers
 
@@ -57,4 +60,5 @@ BASELINE_PLAN = GenerationPlan(
     names_from_words=False,
     nearest_last=False,
     answer_format=AnswerFormat.JSON,
+    slots=False,
 )

