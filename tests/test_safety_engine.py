@@ -213,3 +213,14 @@ def test_wrapping_never_lowers_risk(command: str, wrapper: str) -> None:
 def test_quoting_the_whole_command_makes_it_safe(command: str) -> None:
     assert judge(f"echo {shlex.quote(command)}").risk is Risk.SAFE
     assert judge(f"printf '%s\\n' {shlex.quote(command)}").risk is Risk.SAFE
+
+
+@pytest.mark.parametrize("command", ["truncate -s 0 app.log", "find . -name '*.log' -exec truncate -s 0 {} +", "truncate -s 1K notes.txt"])
+def test_truncate_is_never_called_safe(command: str) -> None:
+    """truncate destroys what lies past the new size; it was judged "safe" (eval_harness safety-023)."""
+    verdict = judge(command, cwd="/home/u/project", home="/home/u")
+    assert verdict.risk >= Risk.MODERATE
+    assert Category.DESTRUCTIVE_RM.value in verdict.categories
+    # Inside the working directory the default level still lets it run, as it does rm of named files.
+    assert verdict.action is Action.ALLOWED
+    assert judge(command, level=SafetyLevel.STRICT, cwd="/home/u/project", home="/home/u").action is not Action.ALLOWED
