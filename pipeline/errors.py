@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     DECLINED = 11  # the command needed confirmation that was refused or could not be asked
     NO_COMMAND = 12  # nothing could produce a command (no static match, no model)
     NEEDS_CONFIRMATION = 13  # `caro check` only: the command would need confirmation
+    FILL_IN = 14  # the command is a template (`cat <file>`): fill in its slots first; it was not run
 
 
 class CaroError(Exception):

@@ -23,7 +23,7 @@ class Plan(str, Enum):
     SHOW = "show"  # print it, run nothing
     RUN = "run"  # run it now
     ASK = "ask"  # ask the user at the terminal
-    REFUSE = "refuse"  # never run: blocked, or confirmation impossible
+    REFUSE = "refuse"  # never run: blocked, confirmation impossible, or a template to fill in first
     MENU = "menu"  # the interactive prompt: run, edit, revise, explain, copy, quit (pipeline/cli/interactive.py)
 
 
@@ -37,7 +37,8 @@ def decide(result: Result, *, execute: bool, yes: bool, dry_run: bool, interacti
     """Whether `result`'s command may run, given the flags and whether a person can be asked.
 
     Blocked commands never run. Confirm-level commands need a yes: `-y`, or an answer at the
-    terminal. Allowed commands run with `-x`, or after a yes at the terminal.
+    terminal. Allowed commands run with `-x`, or after a yes at the terminal. A template
+    (`cat <file>`) never runs as it stands: see `_template`.
     """
     from pipeline.values import Action, Outcome
 
@@ -49,6 +50,8 @@ def decide(result: Result, *, execute: bool, yes: bool, dry_run: bool, interacti
         return Decision(Plan.SHOW, ExitCode.NO_COMMAND)
     if result.action is Action.BLOCKED:
         return Decision(Plan.REFUSE, ExitCode.BLOCKED, "blocked by the safety validator")
+    if result.slots:
+        return _template(result.slots, execute=execute, dry_run=dry_run, interactive=interactive)
     if dry_run:
         return Decision(Plan.SHOW, ExitCode.SUCCESS)
     if result.action is Action.CONFIRM:
@@ -64,6 +67,22 @@ def decide(result: Result, *, execute: bool, yes: bool, dry_run: bool, interacti
     if interactive:
         return Decision(Plan.ASK, ExitCode.SUCCESS)
     return Decision(Plan.SHOW, ExitCode.SUCCESS)
+
+
+def _template(names: tuple[str, ...], *, execute: bool, dry_run: bool, interactive: bool) -> Decision:
+    """What happens to a template: shown wherever a command would only be shown (exit 0), refused
+    with FILL_IN wherever one would run or be asked about (`-x`, `-y` or the prompt at a terminal).
+
+    In shell syntax `<file>` is two redirections (`cat <file> notes.txt` would empty notes.txt),
+    so a template never gets a yes; shown, it goes to stdout, so that the shell key binding puts
+    it on the prompt line for the user to fill in. At the terminal without `-x` or `-y` the
+    prompt still shows it, offering edit but not run (pipeline/cli/interactive.py).
+    """
+    from pipeline.slots import fill_in_text
+
+    if dry_run or not (execute or interactive):
+        return Decision(Plan.SHOW, ExitCode.SUCCESS)
+    return Decision(Plan.REFUSE, ExitCode.FILL_IN, f"a template: fill in {fill_in_text(names)} first, then run it")
 
 
 def shell_executable(shell: Shell | str) -> str:

@@ -4,7 +4,9 @@ When caro answers a request at a terminal (stdin and stderr), in plain output, w
 `-y` or `--dry-run`, it shows the command and its judgement, then waits for one key (`KEYS`):
 run it, edit it, revise it in plain words, explain it, copy it, or quit. Nothing runs without
 the run key. An edited or revised command is judged again and shown, and the prompt asks
-again: a blocked one offers only edit, revise, explain and quit, and never runs.
+again: a blocked one offers only edit, revise, explain and quit, and never runs. A template
+(`cat <file>`, pipeline/slots.py) never runs either: the prompt says what to fill in and offers
+edit, which is how it is filled in; what the user types is then judged as shell.
 
 The prompt runs in the client, in the user's terminal. Revising, judging an edit and
 explaining need the pipeline: `Menu` asks its `answers`, which are the pipeline's own in
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 # One key per action, the action's name (its telemetry category), and what it does: docs/cli.md
 # and docs/shell.md show this table.
 KEYS: tuple[tuple[str, str, str], ...] = (
-    ("y", "run", "Run the command (never offered for a blocked command)."),
+    ("y", "run", "Run the command (never offered for a blocked command or a template)."),
     ("e", "edit", "Edit the command in a line editor, pre-filled; the edit is judged again and shown."),
     ("r", "revise", 'Say in plain words what to change ("now only the top 5"); the new command is judged and shown.'),
     ("x", "explain", "Explain the command step by step, with its verdict (what `caro explain` prints)."),
@@ -39,21 +41,50 @@ KEYS: tuple[tuple[str, str, str], ...] = (
 )
 _ACTION = {key: action for key, action, _ in KEYS}
 _NOT_WHEN_BLOCKED = frozenset({"run", "copy"})
+_NOT_FOR_A_TEMPLATE = frozenset({"run"})  # copying it is fine: the user fills it in elsewhere
 _ENTER, _EOF, _ESCAPE = ("\r", "\n"), ("", "\x04"), "\x1b"
 # Terminals cap an OSC 52 payload (xterm: about 100 KB); a longer command is not sent.
 _MAX_COPY_BYTES = 64 * 1024
 
 
 class Shown:
-    """The command on screen: its text, target shell, judgement (allowed, confirm, blocked) and exit code if left."""
+    """The command on screen: its text, target shell, judgement (allowed, confirm, blocked), the
+    slots a template leaves to fill in, and exit code if left."""
 
-    __slots__ = ("action", "command", "exit_code", "shell")
+    __slots__ = ("action", "command", "exit_code", "shell", "slots")
 
     def __init__(self, script: Script) -> None:
         self.command: str = script["command"]
         self.shell: str = script["shell"]
         self.action: str = script.get("action") or "blocked"
         self.exit_code: int = int(script["exit_code"])
+        self.slots: tuple[str, ...] = tuple(script.get("slots") or ())
+
+    def withheld(self) -> frozenset[str]:
+        """The actions not offered for this command."""
+        if self.action == "blocked":
+            return _NOT_WHEN_BLOCKED
+        return _NOT_FOR_A_TEMPLATE if self.slots else frozenset()
+
+    def lead(self) -> str:
+        """What the menu line starts with: what stands between the command and running it."""
+        if self.action == "blocked":
+            return "blocked: "
+        if self.slots:
+            from pipeline.slots import fill_in_text
+
+            return f"fill in {fill_in_text(self.slots)}: "
+        return "needs confirmation: " if self.action == "confirm" else ""
+
+    def why_not(self, action: str) -> str:
+        """Why a withheld action was not taken, and what to do instead."""
+        if self.action != "blocked":
+            from pipeline.slots import fill_in_text
+
+            return f"caro: a template never runs as it stands; edit it to fill in {fill_in_text(self.slots)}"
+        if action == "run":
+            return "caro: a blocked command never runs; edit or revise it"
+        return "caro: a blocked command is not copied; edit or revise it"
 
 
 class Menu:
@@ -93,9 +124,9 @@ class Menu:
 
     def _choose(self, shown: Shown) -> str:
         """The action for the next key pressed (one the command allows)."""
-        offered = [(key, action) for key, action, _ in KEYS if not (shown.action == "blocked" and action in _NOT_WHEN_BLOCKED)]
-        lead = {"blocked": "blocked: ", "confirm": "needs confirmation: "}.get(shown.action, "")
-        menu = lead + "  ".join(f"[{key}] {action}" for key, action in offered) + " > "
+        withheld = shown.withheld()
+        offered = [(key, action) for key, action, _ in KEYS if action not in withheld]
+        menu = shown.lead() + "  ".join(f"[{key}] {action}" for key, action in offered) + " > "
         while True:
             write(2, menu)
             key = _read_key()
@@ -107,10 +138,8 @@ class Menu:
                 write(2, action + "\n")
                 return action
             write(2, "\n")
-            if action == "run":
-                _say("caro: a blocked command never runs; edit or revise it")
-            elif action == "copy":
-                _say("caro: a blocked command is not copied; edit or revise it")
+            if action in withheld:
+                _say(shown.why_not(action))
             else:
                 _say(f"caro: press one of {', '.join(key for key, _ in offered)}")
 

@@ -8,6 +8,8 @@ An answer to `caro REQUEST` or `caro check` is a *script*, a plain dict made by
   (the interactive prompt; `action` is the command's: allowed, confirm or blocked);
 - `command` and `shell`: what to run, with the shell's name; `stdout`: where the command's
   own output goes (2 when stdout carries one JSON or YAML object);
+- `slots`: the slots of a template (`cat <file>`), which never runs as it stands: its plan is
+  never `ask` or `run`, and the prompt offers edit instead of run;
 - `exit_code`: caro's exit code when nothing runs (not asked to, refused, or declined);
 - `data`: the output format when the data object can only be written after the command ran
   (it holds the command's exit code).

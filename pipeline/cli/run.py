@@ -134,7 +134,7 @@ def result_data(result: Result, fmt: OutputFormat, *, executed: bool, code: int)
 
 def _script(out: list[tuple[int, str]], plan: Plan, exit_code: int, **fields: Any) -> Script:
     return {"out": out, "plan": plan.value, "exit_code": int(exit_code), "question": "", "command": "", "shell": "sh",
-            "stdout": 1, "data": None, **fields}
+            "stdout": 1, "data": None, "slots": [], **fields}
 
 
 def respond_script(
@@ -195,14 +195,18 @@ def _menu_script(out: list[tuple[int, str]], result: Result, decision: Decision,
     """The interactive prompt's script (`pipeline/cli/interactive.py`): the command and its judgement, then the menu.
 
     `exit_code` is caro's when the user quits; `question` is the plain yes/no a client without
-    the menu asks (a blocked command is never asked about).
+    the menu asks (a blocked command and a template are never asked about); `slots`: what the
+    user must fill in before a template can run (the prompt offers edit, never run).
     """
-    blocked = decision.plan is Plan.REFUSE
+    blocked = result.action is Action.BLOCKED
     lines = [f"caro: not run: {command}", *_describe(result), f"caro: {decision.reason}"] if blocked else [f"$ {command}", *_describe(result)]
     out.extend((2, printable(line) + "\n") for line in lines)  # a command or explanation never hides text
-    question = "" if blocked else "This command needs confirmation. Run it?" if result.action is Action.CONFIRM else "Run it?"
+    runnable = not (blocked or result.slots)
+    question = "" if not runnable else "This command needs confirmation. Run it?" if result.action is Action.CONFIRM else "Run it?"
     action = result.action.value if result.action is not None else Action.BLOCKED.value
-    return _script(out, Plan.MENU, decision.exit_code, question=question, command=command, shell=shell, action=action)
+    return _script(
+        out, Plan.MENU, decision.exit_code, question=question, command=command, shell=shell, action=action, slots=list(result.slots)
+    )
 
 
 _CHECK_EXIT = {Action.ALLOWED: ExitCode.SUCCESS, Action.CONFIRM: ExitCode.NEEDS_CONFIRMATION, Action.BLOCKED: ExitCode.BLOCKED}
