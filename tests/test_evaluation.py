@@ -190,3 +190,12 @@ def test_a_typed_command_with_angle_brackets_is_no_template() -> None:
     from pipeline.evaluation.judges import template_passes
 
     assert not template_passes(_case("show file contents", "cat file.txt"), _result("cat <file>", source=Source.PASSTHROUGH))
+
+
+def test_a_template_passes_an_expected_template_whatever_its_slots_are_called() -> None:
+    """beta git_003 expects `git log --follow -p -- <filename>`: caro's `<file>` is the same answer."""
+    from pipeline.evaluation.judges import template_passes
+
+    case = _case("Find who changed a specific file", "git log --follow -p -- <filename>")
+    assert template_passes(case, _result("git log --follow -p <file>"))
+    assert not template_passes(case, _result("git log -p <file>"))
