@@ -199,3 +199,11 @@ def test_a_template_passes_an_expected_template_whatever_its_slots_are_called() 
     case = _case("Find who changed a specific file", "git log --follow -p -- <filename>")
     assert template_passes(case, _result("git log --follow -p <file>"))
     assert not template_passes(case, _result("git log -p <file>"))
+
+
+def test_a_peer_pattern_that_spells_head_minus_ten_accepts_head_n_ten() -> None:
+    """eval_harness correctness-013's pattern `head.*-10` rejected `head -n 10`, the same command."""
+    case = _case("show the 10 largest files here", "du -ah . | sort -rh | head -10", Rule.PATTERN, r"du.*sort.*-rh.*head.*-10")
+    assert judge(case, _result("find . -type f -exec du -h {} + | sort -rh | head -n 10"))
+    assert not judge(case, _result("find . -type f -exec du -h {} + | sort -rh | head -n 5"))
+    assert not judge(case, _result("find . -type f -exec du -h {} + | sort -h | head -n 10"))

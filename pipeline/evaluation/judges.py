@@ -90,6 +90,16 @@ def template_passes(case: EvalCase, result: Result, check: Callable[[str], Resul
     return False
 
 
+# `head -n 10` and `head -10` are one command; the peer's patterns spell the old form (`head.*-10`).
+_COUNT_OPTION = re.compile(r"\b(head|tail)\s+-n\s*(\d+)\b")
+
+
+def _spellings(command: str) -> tuple[str, ...]:
+    """The command, and the command with `head -n N` / `tail -n N` written `head -N` / `tail -N`."""
+    old = _COUNT_OPTION.sub(r"\1 -\2", command)
+    return (command,) if old == command else (command, old)
+
+
 def _judge(case: EvalCase, result: Result, command: str | None, check: Callable[[str], Result] | None) -> bool:
     if case.rule is Rule.NOT_OFFERED:
         offered = command is not None and result.action is Action.ALLOWED
@@ -106,7 +116,7 @@ def _judge(case: EvalCase, result: Result, command: str | None, check: Callable[
         return False
     if case.rule is Rule.PATTERN:
         # The peer's patterns spell one form (`tail.*-20`); an equivalent command (`tail -n 20`) passes too.
-        matched = case.pattern is not None and re.search(case.pattern, command) is not None
+        matched = case.pattern is not None and any(re.search(case.pattern, form) is not None for form in _spellings(command))
         return matched or any(equivalent(command, e) for e in case.expected)
     return any(equivalent(command, e) for e in case.expected)
 
