@@ -98,7 +98,9 @@ def prompt_examples(
         found = example_index(static_table, platform_profile).nearest(task_text, plan.retrieved)
     else:
         named = named_paths(task_text, folder_names.folders() if folder_names else ())
-        found = corpus_index(static_table, platform_profile).nearest(task_text, plan.retrieved, named, said=plan.names_from_words)
+        found = corpus_index(static_table, platform_profile).nearest(
+            task_text, plan.retrieved, named, said=plan.names_from_words, slots=plan.slots
+        )
     return tuple(reversed(found)) if plan.nearest_last else found
 
 

@@ -229,3 +229,22 @@ def test_the_nearest_example_comes_last_when_the_plan_says_so() -> None:
     first = prompt_examples(True, request, TABLE, GNU, None, replace(DEFAULT_PLAN, nearest_last=False))
     last = prompt_examples(True, request, TABLE, GNU, None, replace(DEFAULT_PLAN, nearest_last=True))
     assert first and last == tuple(reversed(first))
+
+
+def test_a_request_that_names_no_file_gets_examples_with_slots_not_sample_names() -> None:
+    """eval_harness got `chmod 444 notes/plan.txt` for "change file permissions to read-only": the
+    example's sample name, copied. With slots, the examples carry `<file>` and no sample file name."""
+    from pipeline.platform import resolve_platform
+    from pipeline.static.retrieval import corpus_index
+    from pipeline.static.table import StaticTable, default_table_paths
+
+    index = corpus_index(StaticTable.load(default_table_paths()), resolve_platform(None, None))
+    request = "merge multiple log files by timestamp"
+    with_slots = index.nearest(request, 2, (), slots=True)
+    written = [pair for pair in with_slots if "sort -m" in pair[1]]
+    assert written and all("<file>" in command or "*" in command for _, command in written)
+    assert not any(_PATHLIKE.search(command.replace("<file>", "").replace("<file2>", "")) for _, command in written if "<file>" in command)
+    # Where the request names a file, its name fills the example as before; no slot.
+    named = index.nearest("merge app.log and db.log by timestamp", 2, ("app.log", "db.log"), slots=True)
+    assert any("app.log" in command for _, command in named)
+    assert not any("<file" in command for _, command in named)

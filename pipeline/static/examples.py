@@ -219,9 +219,14 @@ class _Said:
         return bool(_NAME_TOKEN.match(token)) and lowered not in literal and lowered not in STOPWORDS and token not in taken
 
 
+_SLOT_VALUE = re.compile(r"^<[a-z][a-z0-9]*>$")
+
+
 def _substitute(template: str, values: Mapping[str, str], *, shell: bool) -> str:
     def one(match: re.Match[str]) -> str:
         value = values[match.group(1) + match.group(2)]
+        if _SLOT_VALUE.match(value):
+            return value  # a slot (`<file>`, pipeline/slots.py) is written as it is, never quoted
         if match.group(3) == "raw" or not shell:
             return f"'{value}'" if not shell and (" " in value or match.group(1) == "text") else value
         return shlex.quote(value)

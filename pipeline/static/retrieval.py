@@ -120,9 +120,13 @@ class ExampleIndex:
                 scores[number] += self.idf[word] * (_K1 + 1) / (1 + _K1 * norm)
         return scores
 
-    def nearest(self, request: str, k: int, named: Sequence[str] = (), *, said: bool = True) -> tuple[tuple[str, str], ...]:
+    def nearest(
+        self, request: str, k: int, named: Sequence[str] = (), *, said: bool = True, slots: bool = False
+    ) -> tuple[tuple[str, str], ...]:
         """The `k` best examples for the request, best first, rendered with its names (`said`: also
-        the names its words put where an example has one), no two alike."""
+        the names its words put where an example has one), no two alike. With `slots`, a request
+        that names no file or folder gets written examples whose files are slots (`chmod 444 <file>`),
+        not sample names it would copy (`notes/plan.txt`, seen on eval_harness)."""
         chosen: list[tuple[str, str]] = []
         intents: Counter[str] = Counter()
         for number, _score in sorted(self.scores(request).items(), key=lambda item: (-item[1], item[0])):
@@ -131,7 +135,7 @@ class ExampleIndex:
             example = self.examples[number]
             if example.intent is not None and intents[example.intent] >= MAX_PER_INTENT:
                 continue
-            rendered = self.render(example, named, request if said else "")
+            rendered = self.render(example, named, request if said else "", slots=slots and not named)
             if rendered is None or any(rendered[1] == command for _, command in chosen):
                 continue
             chosen.append(rendered)
@@ -139,11 +143,17 @@ class ExampleIndex:
                 intents[example.intent] += 1
         return tuple(chosen)
 
-    def render(self, example: Example, named: Sequence[str], request: str = "") -> tuple[str, str] | None:
-        """One example as (request, command), with the request's names where it has names of the example's kinds."""
+    def render(self, example: Example, named: Sequence[str], request: str = "", *, slots: bool = False) -> tuple[str, str] | None:
+        """One example as (request, command), with the request's names where it has names of the
+        example's kinds; with `slots`, a written example's files as slots (`<file>`, `<file2>`)."""
         if example.command is None:
             return render_table_example(example, named, self.table, self.platform, request)
-        return render_written(example, fill(example, named, request=request))
+        values = fill(example, named, request=request)
+        if slots:
+            kinds = slot_kinds()
+            files = [key for key in values if (kind := kinds[key.rstrip("0123456789")]).ext or kind.any_file]
+            values = {**values, **{key: "<file>" if i == 0 else f"<file{i + 1}>" for i, key in enumerate(files)}}
+        return render_written(example, values)
 
 
 _INDEXES: dict[tuple[int, Platform], ExampleIndex] = {}
