@@ -178,3 +178,23 @@ def test_the_listing_is_never_logged_or_stored(tmp_path: Path, monkeypatch: pyte
     assert not any("zq_unique_name_8731" in message for message in records)
     assert "zq_unique_name_8731" not in repr(handled.drafts)
     assert os.listdir(tmp_path) == ["zq_unique_name_8731.csv"]
+
+
+@pytest.mark.parametrize(
+    ("streamed", "ended"),
+    [
+        ("```sh\nls -la\n", True),  # the first line is complete: nothing after it is read
+        ("```sh\n\nls -la\n", True),
+        ("```sh\nls -la\n```", True),
+        ("```sh\nls -la", False),  # the line may go on
+        ("```sh\nfind . \\\n", False),  # a backslash joins the next line to it
+        ("Here is the command:\n", False),
+    ],
+)
+def test_a_code_answer_ends_when_its_first_command_line_is_complete(streamed: str, ended: bool) -> None:
+    from pipeline.backends.answers import answer_ended
+
+    assert answer_ended(streamed, AnswerFormat.CODE) is ended
+    assert not answer_ended(streamed, AnswerFormat.JSON)
+    if ended:  # stopping there reads the same command as the whole answer would give
+        assert read_answer(streamed, None, AnswerFormat.CODE) == read_answer(streamed.rstrip("`\n") + "\n```\nmore text", None, AnswerFormat.CODE)

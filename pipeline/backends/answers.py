@@ -53,9 +53,21 @@ def answer_instruction(answer_format: AnswerFormat) -> str:
     return 'Answer with JSON only: {"cmd": "<command>"}.'
 
 
+# A code block's first command line, complete (its newline came): all that `read_answer` reads
+# from a block unless that line ends in a backslash that joins the next one.
+_FIRST_LINE_DONE = re.compile(r"```[^\n]*\n(?:[ \t]*\n)*(?P<line>[^\n]*\S[^\n]*)\n")
+
+
 def answer_ended(text: str, answer_format: AnswerFormat) -> bool:
-    """Whether a streamed answer already holds everything that will be read from it (a closed code block)."""
-    return answer_format is AnswerFormat.CODE and bool(re.search(r"```[^\n]*\n.*?^[ \t]*```", text, re.S | re.M))
+    """Whether a streamed answer already holds everything that will be read from it: a code block
+    whose first command line is complete (a line a backslash continues is not), or a closed block.
+    Stopping there saves the tokens of the closing fence and of anything after it."""
+    if answer_format is not AnswerFormat.CODE:
+        return False
+    if re.search(r"```[^\n]*\n.*?^[ \t]*```", text, re.S | re.M):
+        return True
+    first = _FIRST_LINE_DONE.search(text)
+    return first is not None and not first.group("line").rstrip().endswith("\\")
 
 
 class UnreadableAnswer(ValueError):
