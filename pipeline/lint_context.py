@@ -229,6 +229,7 @@ _READS_INPUT = frozenset(
     "cat head tail wc sort uniq cut paste tac nl grep egrep fgrep sed awk gawk mawk tr md5sum sha256sum sha1sum "
     "base64 od xxd strings column jq".split()
 )
+_CHMOD_MINUS_MODE = re.compile(r"^-[rwxXst]+$")
 # How many operands a utility needs at the least (a mode, an owner or a pattern comes first).
 _LEAST_OPERANDS = {"cp": 2, "mv": 2, "ln": 1, "chmod": 2, "chown": 2, "chgrp": 2}
 
@@ -238,6 +239,8 @@ def operand_problem(argv: Sequence[str], reads_pipe: bool) -> str | None:
     or `cat` / `sort` / `grep PATTERN` with no file and nothing piped or redirected into it."""
     name = os.path.basename(argv[0]) if argv else ""
     operands = _operands(argv) if name in _NEEDS_OPERAND or name in _READS_INPUT else []
+    if name == "chmod":  # a mode such as -x or -w looks like an option but is an operand
+        operands += [w for w in argv[1:] if _CHMOD_MINUS_MODE.match(w)]
     if name in _NEEDS_OPERAND:
         if len(operands) < _LEAST_OPERANDS.get(name, 1):
             return f"{name} has nothing to work on: name the file from the request, or write a slot such as <file>"

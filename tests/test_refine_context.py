@@ -97,7 +97,8 @@ def test_a_command_with_nothing_to_work_on_is_an_error(command: str, utility: st
 
 
 @pytest.mark.parametrize(
-    "command", ["ps aux | grep python", "grep -rn TODO", "wc -l < logs/app-1.log", "sort data/people.csv | uniq", "git log | head -n 5"]
+    "command",
+    ["ps aux | grep python", "grep -rn TODO", "wc -l < logs/app-1.log", "sort data/people.csv | uniq", "git log | head -n 5"],
 )
 def test_a_reader_fed_by_a_pipe_a_redirect_or_recursion_is_no_finding(command: str, project: Path) -> None:
     assert not [source for source, _ in _sources(command, "do it", project) if source == "operand"]
@@ -196,3 +197,9 @@ def test_a_generic_noun_is_no_name_so_a_made_up_operand_is_a_finding(command: st
     found = _sources(command, asked, project)
     assert [source for source, _ in found] == ["path"] * len(made_up)
     assert [message.split()[0] for _, message in found] == made_up
+
+
+@pytest.mark.parametrize("command", ["chmod -x scripts/deploy.sh", "chmod -w data/people.csv", "chmod -R 755 scripts"])
+def test_chmod_with_a_minus_mode_has_its_operands(command: str, project: Path) -> None:
+    """`chmod -x FILE` removes a permission: -x is the mode, not an option, so nothing is missing."""
+    assert not [source for source, _ in _sources(command, "do it", project) if source == "operand"]
