@@ -20,6 +20,7 @@ affinity) that other work is not using at the moment of the request, at least on
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -209,6 +210,14 @@ def _complete(model: LoadedModel, prompt: Prompt, deadline: float) -> tuple[str,
 CODE_OPENING = "```sh\n"
 
 
+@functools.lru_cache(maxsize=4)
+def _chat_formatter(template: str, eos_token: str, bos_token: str, eos_id: int) -> Any:
+    """The model's chat template, compiled once per model (compiling it takes ~10 ms)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token, stop_token_ids=[eos_id])
+
+
 def _opened_code_block(llama: Any, prompt: Prompt) -> Any | None:
     """A streamed completion of the chat prompt, formatted as `create_chat_completion` formats it
     (the model's own template), with the assistant's turn opened by CODE_OPENING; None for a
@@ -216,14 +225,12 @@ def _opened_code_block(llama: Any, prompt: Prompt) -> Any | None:
     template = getattr(llama, "metadata", {}).get("tokenizer.chat_template")
     if prompt.answer_format is not AnswerFormat.CODE or not template:
         return None
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
     eos, bos = llama.token_eos(), llama.token_bos()
-    formatter = Jinja2ChatFormatter(
-        template=template,
-        eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
-        bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
-        stop_token_ids=[eos],
+    formatter = _chat_formatter(
+        template,
+        llama._model.token_get_text(eos) if eos != -1 else "",
+        llama._model.token_get_text(bos) if bos != -1 else "",
+        eos,
     )
     result = formatter(messages=prompt.messages())
     tokens = llama.tokenize((result.prompt + CODE_OPENING).encode("utf-8"), add_bos=not result.added_special, special=True)
