@@ -147,6 +147,9 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
         reads_pipe = simple.stage > 0 or simple.scoped or any(r.op in ("<", "<<", "<<<", "<<-") for r in simple.redirects)
         if (why := operand_problem(argv, reads_pipe)) is not None:
             findings.append(Finding("operand", Severity.ERROR, why))
+        for spawned in invocation.spawned if invocation is not None else ():  # find -exec's command: its files come from find
+            if spawned and (why := operand_problem(spawned, True)) is not None:
+                findings.append(Finding("operand", Severity.ERROR, why))
         if name == "find" and find_exec_unterminated(argv):
             findings.append(Finding("syntax", Severity.ERROR, "find -exec has no end: finish it with {} + (or \\;)"))
         elif name == "find" and "-exec" in argv and ";" in argv:

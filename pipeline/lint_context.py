@@ -234,6 +234,23 @@ _CHMOD_MINUS_MODE = re.compile(r"^-[rwxXst]+$")
 _LEAST_OPERANDS = {"cp": 2, "mv": 2, "ln": 1, "chmod": 2, "chown": 2, "chgrp": 2}
 
 
+def _truncate_sized(argv: Sequence[str]) -> bool:
+    """Whether `truncate` is told its size (-s SIZE, -r FILE, in any spelling): without it, it fails."""
+    for word in argv[1:]:
+        if word == "--":
+            break
+        if word.startswith(("--size", "--reference")):
+            return True
+        if word.startswith("-") and not word.startswith("--"):
+            letters = word[1:]
+            for i, letter in enumerate(letters):  # -cs 0, -s0: the letters before a value's are flags
+                if letter in "sr":
+                    return True
+                if letter not in "co":
+                    break
+    return False
+
+
 def operand_problem(argv: Sequence[str], reads_pipe: bool) -> str | None:
     """Why a simple command lacks what it works on: `touch` with no file, `chmod 444` with no file,
     or `cat` / `sort` / `grep PATTERN` with no file and nothing piped or redirected into it."""
@@ -244,6 +261,8 @@ def operand_problem(argv: Sequence[str], reads_pipe: bool) -> str | None:
     if name in _NEEDS_OPERAND:
         if len(operands) < _LEAST_OPERANDS.get(name, 1):
             return f"{name} has nothing to work on: name the file from the request, or write a slot such as <file>"
+        if name == "truncate" and not _truncate_sized(argv):
+            return "truncate needs the new size: add -s SIZE (-s 0 empties the file) or -r FILE"
         return None
     if name not in _READS_INPUT or reads_pipe:
         return None

@@ -203,3 +203,24 @@ def test_a_generic_noun_is_no_name_so_a_made_up_operand_is_a_finding(command: st
 def test_chmod_with_a_minus_mode_has_its_operands(command: str, project: Path) -> None:
     """`chmod -x FILE` removes a permission: -x is the mode, not an option, so nothing is missing."""
     assert not [source for source, _ in _sources(command, "do it", project) if source == "operand"]
+
+
+@pytest.mark.parametrize(
+    ("command", "size_given"),
+    [
+        ("truncate logs/app-1.log", False),
+        ("find logs -name '*.log' -exec truncate {} +", False),
+        ("truncate -c logs/app-1.log", False),
+        ("truncate -s 0 logs/app-1.log", True),
+        ("truncate -s0 logs/app-1.log", True),
+        ("truncate --size=0 logs/app-1.log", True),
+        ("truncate -cs 0 logs/app-1.log", True),
+        ("truncate -r data/people.csv logs/app-1.log", True),
+        ("truncate --reference=data/people.csv logs/app-1.log", True),
+    ],
+)
+def test_truncate_without_a_size_is_an_error(command: str, size_given: bool, project: Path) -> None:
+    """`truncate FILE` fails ("you must specify either --size or --reference"): the model wrote it
+    for "empty the log files", and refine let it through."""
+    found = [message for source, message in _sources(command, "empty the log files", project) if source == "operand"]
+    assert found == ([] if size_given else ["truncate needs the new size: add -s SIZE (-s 0 empties the file) or -r FILE"])
