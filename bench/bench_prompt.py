@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.backends.answers import AnswerFormat  # noqa: E402
-from pipeline.generation_plan import BASELINE_PLAN, DEFAULT_PLAN, ExampleSource, GenerationPlan  # noqa: E402
+from pipeline.generation_plan import BASELINE_PLAN, DEFAULT_PLAN, ExampleForm, ExampleSource, GenerationPlan  # noqa: E402
 
 _CORPUS = replace(BASELINE_PLAN, example_source=ExampleSource.CORPUS)  # names_from_words, nearest_last: off, as before
 _CONTEXT = replace(_CORPUS, folder_names=True)
@@ -61,6 +61,9 @@ VARIANTS: dict[str, GenerationPlan] = {
     "default-retrieved": replace(DEFAULT_PLAN, retrieved=0),  # no retrieved examples: the fewest tokens per request
     "default+code": replace(DEFAULT_PLAN, answer_format=AnswerFormat.CODE),
     "default+json": replace(DEFAULT_PLAN, answer_format=AnswerFormat.JSON),
+    "default+line": replace(DEFAULT_PLAN, answer_format=AnswerFormat.LINE),  # the command alone on one line, no fences
+    "default+bare": replace(DEFAULT_PLAN, example_form=ExampleForm.BARE),  # retrieved examples' answers without fences
+    "default+notes": replace(DEFAULT_PLAN, example_form=ExampleForm.NOTES),  # retrieved examples as lines of the notes
     # The plan before it was made lean for the 1.5B model: 3 retrieved examples and the one-liners.
     "default+k3+notes": replace(DEFAULT_PLAN, retrieved=3, utility_notes=True),
     "default+notes": replace(DEFAULT_PLAN, utility_notes=True),

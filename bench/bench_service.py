@@ -124,7 +124,7 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
     from pipeline.backends.chain import catalogue_model_path
     from dataclasses import replace
 
-    from pipeline.backends.llama_cpp import CODE_OPENING, LlamaCppBackend, _opened_code_block, _prime, _set_threads
+    from pipeline.backends.llama_cpp import OPENINGS, LlamaCppBackend, _opened_answer, _prime, _set_threads
     from pipeline.backends.sharing import threads_now
     from pipeline.service import Caro, RequestOptions
     from pipeline.values import TextKind
@@ -156,11 +156,11 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
         # The answer is generated as the backend does: in the plan's format (a JSON grammar, or
         # free text read until its code block closes), streamed, stopped where the backend stops.
         # A code answer opens with the block's fence already written, as the backend opens it
-        # (`_opened_code_block`); a JSON answer goes through the chat path with its grammar.
+        # (`_opened_answer`); a JSON answer goes through the chat path with its grammar.
         asked = replace(prompt, context="", examples=()) if words_only else prompt  # its messages() are `messages`
         start = time.perf_counter()
-        stream = _opened_code_block(llama, replace(asked, temperature=0.0))
-        text = CODE_OPENING if stream is not None else ""
+        stream = _opened_answer(llama, replace(asked, temperature=0.0))
+        text = OPENINGS[prompt.answer_format] if stream is not None else ""
         if stream is None:
             stream = llama.create_chat_completion(
                 messages=messages, response_format=response_format(prompt), max_tokens=prompt.max_tokens, temperature=0.0, stream=True

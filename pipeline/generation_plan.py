@@ -22,6 +22,14 @@ class ExampleSource(str, Enum):
     CORPUS = "corpus"  # the example corpus, rendered with the request's names (pipeline/static/retrieval.py)
 
 
+class ExampleForm(str, Enum):
+    """How the retrieved examples are written into the prompt."""
+
+    TURNS = "turns"  # a user turn and an assistant turn each, the answer in the plan's format
+    BARE = "bare"  # turns whose answers are the command alone (no code block's fences)
+    NOTES = "notes"  # lines at the end of the request's notes: "- request: `command`" (no turn markers)
+
+
 @dataclass(frozen=True)
 class GenerationPlan:
     """The choices that make a prompt and pick the model's answer."""
@@ -36,6 +44,7 @@ class GenerationPlan:
     example_source: ExampleSource = ExampleSource.CORPUS
     names_from_words: bool = True  # examples take their other names (a package, a user) from the request's words too
     nearest_last: bool = True  # the nearest example right before the request (a small model follows the last one most)
+    example_form: ExampleForm = ExampleForm.TURNS
     # A free answer, its first code block: as right as JSON-constrained output on the model path
     # (55% vs 55% on all 179 rows) and 0.25 s faster at p50, as constrained decoding costs grammar
     # work per token (docs/quality.md).

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from pipeline.backends.answers import AnswerFormat, UnreadableAnswer, answer_instruction, as_answer, read_answer
 from pipeline.backends.base import Prompt
-from pipeline.generation_plan import BASELINE_PLAN, GenerationPlan
+from pipeline.generation_plan import BASELINE_PLAN, ExampleForm, GenerationPlan
 from pipeline.headers import TableHeader, header_lines
 from pipeline.lint import Finding, is_installed
 from pipeline.passthrough import vocabulary
@@ -207,7 +207,10 @@ def build_prompt(
     return Prompt(
         system=_system_text(None if with_context else platform, installed if plan.installed_list else (), fmt, plan.slots),
         user=request,
-        examples=tuple((asked, _turn(command, fmt)) for asked, command in examples),
+        examples=tuple(
+            (asked, command if plan.example_form is not ExampleForm.TURNS else _turn(command, fmt)) for asked, command in examples
+        ),
+        examples_in_notes=plan.example_form is ExampleForm.NOTES,
         fixed_examples=tuple(
             (asked, _turn(command, fmt)) for asked, command in fixed_examples() if plan.slots or not slots_in(command)
         ) if plan.fixed_examples else (),
@@ -258,7 +261,11 @@ def _command_of(turn: str) -> str:
     try:
         return read_answer(turn, None, AnswerFormat.JSON)
     except UnreadableAnswer:
-        return read_answer(turn, None, AnswerFormat.CODE)
+        return read_answer(turn, None, AnswerFormat.LINE)  # a bare line, or a code block
+
+
+# How a follow-up turn asks for the command, in the prompt's answer format.
+_HOW = {AnswerFormat.JSON: "as JSON", AnswerFormat.CODE: "in a code block", AnswerFormat.LINE: "alone, on one line"}
 
 
 def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> Prompt:
@@ -267,7 +274,7 @@ def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> 
     The first prompt is kept whole, so the model reuses everything it evaluated for it.
     """
     problems = "\n".join(f"- {f.message}" for f in findings)
-    how = "as JSON" if prompt.answer_format is AnswerFormat.JSON else "in a code block"
+    how = _HOW[prompt.answer_format]
     follow_up = f"That command has problems:\n{problems}\nReply with a corrected command for the same request, {how}."
     return replace(prompt, follow_ups=(*prompt.follow_ups, (_turn(command, prompt.answer_format), follow_up)))
 
@@ -282,7 +289,7 @@ def follow_up_prompt(prompt: Prompt, follow_up: FollowUp) -> Prompt:
 
     `prompt` is the generation prompt built for the follow-up's own words (its user turn).
     """
-    how = "as JSON" if prompt.answer_format is AnswerFormat.JSON else "in a code block"
+    how = _HOW[prompt.answer_format]
     change = (
         f"Change that command: {prompt.user}\n"
         f"Keep everything else it does. Reply with the whole new command {how}."

@@ -198,3 +198,99 @@ def test_a_code_answer_ends_when_its_first_command_line_is_complete(streamed: st
     assert not answer_ended(streamed, AnswerFormat.JSON)
     if ended:  # stopping there reads the same command as the whole answer would give
         assert read_answer(streamed, None, AnswerFormat.CODE) == read_answer(streamed.rstrip("`\n") + "\n```\nmore text", None, AnswerFormat.CODE)
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("ls -la", "ls -la"),
+        ("ls -la\nThis lists every file.", "ls -la"),
+        ("\n  du -sh src\n", "du -sh src"),
+        ("`wc -l notes.txt`", "wc -l notes.txt"),  # markup around the whole line
+        ("echo `date`", "echo `date`"),  # backticks inside a line are shell syntax
+        ("```sh\ngrep -c x a.log\n```", "grep -c x a.log"),  # a code block where the model wrote one anyway
+        ("find . -name '*.py' \\\n  -mtime -1\n", "find . -name '*.py' -mtime -1"),
+        ('{"cmd": "ls"}', "ls"),
+        ("$ ls -la", "ls -la"),
+        ("Here is the command:\n```sh\nls -1\n", "ls -1"),  # words that introduce it, then the command
+        ("Run this:\n`df -h`\n", "df -h"),
+        ("rsync -av notes.txt backup:", "rsync -av notes.txt backup:"),  # a colon at the end of the only line is the command's
+    ],
+)
+def test_a_line_answer_is_its_first_command_line(text: str, command: str) -> None:
+    from pipeline.backends.answers import answer_ended
+
+    assert read_answer(text, "stop", AnswerFormat.LINE) == command
+    # The stream stops once that line is complete, and what it stopped at reads the same command.
+    streamed = text if text.endswith("\n") else text + "\n"
+    if answer_ended(streamed, AnswerFormat.LINE):
+        assert read_answer(streamed, None, AnswerFormat.LINE) == command
+
+
+@pytest.mark.parametrize(
+    ("streamed", "ended"),
+    [
+        ("ls -la\n", True),
+        ("\nls -la\n", True),
+        ("ls -la", False),  # the line may go on
+        ("find . \\\n", False),  # a backslash joins the next line to it
+        ("find . \\\n  -type f\n", True),
+        ("Here is the command:\n", False),  # the command comes after these words
+        ("Here is the command:\nls\n", True),
+        ("```sh\n", False),
+        ("```sh\nls\n", True),
+    ],
+)
+def test_a_line_answer_ends_with_its_first_command_line(streamed: str, ended: bool) -> None:
+    from pipeline.backends.answers import answer_ended
+
+    assert answer_ended(streamed, AnswerFormat.LINE) is ended
+
+
+def test_unreadable_line_answers_are_parse_errors() -> None:
+    for text, finish in (("", "stop"), ("  \n\n", "stop"), ("find . -name", "length"), ("```sh\n\n```", "stop")):
+        with pytest.raises(UnreadableAnswer):
+            read_answer(text, finish, AnswerFormat.LINE)
+
+
+def test_a_line_prompt_writes_every_answer_as_a_bare_line() -> None:
+    from dataclasses import replace
+
+    from pipeline.prompting import repair_prompt
+
+    line = build_prompt("r", GNU, (), (("q", "ls -1"),), (), plan=replace(DEFAULT_PLAN, answer_format=AnswerFormat.LINE))
+    assert "on one line" in line.system and "```" not in line.system
+    assert line.examples[0][1] == "ls -1"
+    assert line.fixed_examples and not any("```" in answer or "\n" in answer for _, answer in line.fixed_examples)
+    repaired = repair_prompt(line, "ls -l", ())
+    assert repaired.follow_ups[-1][0] == "ls -l" and "on one line" in repaired.follow_ups[-1][1]
+
+
+def test_each_example_form_writes_the_retrieved_examples_its_way() -> None:
+    """TURNS (the default): the answers in the plan's format; BARE: the command alone; NOTES: lines
+    at the end of the notes, after what the folder's requests share, and no turns of their own."""
+    from dataclasses import replace
+
+    from pipeline.generation_plan import ExampleForm
+
+    examples = (("count the lines of notes.txt", "wc -l < notes.txt"), ("line 7 of notes.txt", "sed -n '7p' notes.txt"))
+
+    def prompt(form: ExampleForm):  # type: ignore[no-untyped-def]
+        return build_prompt("the 10th line of notes.txt", GNU, (), examples, (), plan=replace(DEFAULT_PLAN, example_form=form))
+
+    turns, bare, notes = prompt(ExampleForm.TURNS), prompt(ExampleForm.BARE), prompt(ExampleForm.NOTES)
+    assert DEFAULT_PLAN.example_form is ExampleForm.TURNS
+    assert turns.messages()[-2]["content"] == "```sh\nsed -n '7p' notes.txt\n```"
+    assert bare.messages()[-2]["content"] == "sed -n '7p' notes.txt" and bare.messages()[-3]["content"] == "line 7 of notes.txt"
+    messages = notes.messages()
+    assert [m["role"] for m in messages[-2:]] == ["system", "user"] and messages[-1]["content"] == "the 10th line of notes.txt"
+    assert messages[-2]["content"].startswith(turns.context)  # what a folder's requests share stays first
+    assert messages[-2]["content"].endswith("- count the lines of notes.txt: `wc -l < notes.txt`\n- line 7 of notes.txt: `sed -n '7p' notes.txt`")
+    assert len(messages) == len(turns.messages()) - 4  # no example turns
+    assert notes.prefix_messages() == turns.prefix_messages()  # the shared prefix is the same whatever the form
+    # The refine stage still sees which names came from the examples.
+    from pipeline.prompting import borrowed_names
+
+    assert borrowed_names("sed -n '7p' notes.txt", "the 10th line", notes.examples) == borrowed_names(
+        "sed -n '7p' notes.txt", "the 10th line", turns.examples
+    )

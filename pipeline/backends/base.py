@@ -51,6 +51,9 @@ class Prompt:
     answer_format: AnswerFormat = AnswerFormat.JSON  # how the model writes its command (pipeline/backends/answers.py)
     temperature: float = 0.0  # 0: greedy; above: sampled (with `seed`), for several candidates
     seed: int | None = None
+    # The examples as lines at the end of the notes rather than as turns: fewer tokens per request
+    # (no turn markers), measured against turns in docs/quality.md.
+    examples_in_notes: bool = False
 
     def prefix_messages(self) -> list[dict[str, str]]:
         """The turns every request shares: the system text and the fixed examples."""
@@ -62,9 +65,13 @@ class Prompt:
     def messages(self) -> list[dict[str, str]]:
         """The OpenAI-style message list: the shared prefix, then this request's turns."""
         turns = self.prefix_messages()
-        if self.context:  # before the examples: measured with `caro eval`, 55/118 model answers right, 47 after
-            turns.append({"role": "system", "content": self.context})
-        for asked, answered in self.examples:
+        context = self.context
+        if self.examples_in_notes and self.examples:
+            lines = "\n".join(f"- {asked}: `{answered}`" for asked, answered in self.examples)
+            context = f"{context}\nCommands for similar requests:\n{lines}" if context else f"Commands for similar requests:\n{lines}"
+        if context:  # before the examples: measured with `caro eval`, 55/118 model answers right, 47 after
+            turns.append({"role": "system", "content": context})
+        for asked, answered in () if self.examples_in_notes else self.examples:
             turns += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
         turns.append({"role": "user", "content": self.user})
         for answered, asked in self.follow_ups:
