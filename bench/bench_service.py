@@ -111,10 +111,14 @@ def _prompt_tokens(llama, prompt) -> tuple[int, int]:
 def shared_context(context: str) -> str:
     """The part of a prompt's notes that every request from one folder shares (the platform and
     the folder's names), without what is this request's own (the columns of the files it names,
-    its utilities' one-liners): the floor may hold only what a warm service can hold."""
-    for own in ("\nColumns of ", "\nRelevant utilities:"):
-        context = context.split(own, 1)[0]
-    return "" if context.startswith(("Relevant utilities:", "Columns of ")) else context
+    its utilities' one-liners, its retrieved examples): the floor may hold only what a warm
+    service can hold."""
+    from pipeline.backends.base import SIMILAR
+
+    own = ("\nColumns of ", "\nRelevant utilities:", f"\n{SIMILAR}")
+    for start in own:
+        context = context.split(start, 1)[0]
+    return "" if context.startswith(tuple(start.lstrip("\n") for start in own)) else context
 
 
 def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
@@ -124,7 +128,7 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
     from pipeline.backends.chain import catalogue_model_path
     from dataclasses import replace
 
-    from pipeline.backends.llama_cpp import OPENINGS, LlamaCppBackend, _opened_answer, _prime, _set_threads
+    from pipeline.backends.llama_cpp import CODE_OPENING, LlamaCppBackend, _opened_code_block, _prime, _set_threads
     from pipeline.backends.sharing import threads_now
     from pipeline.service import Caro, RequestOptions
     from pipeline.values import TextKind
@@ -156,11 +160,11 @@ def model_answers(env: dict[str, str], model: str, runs: int) -> list[str]:
         # The answer is generated as the backend does: in the plan's format (a JSON grammar, or
         # free text read until its code block closes), streamed, stopped where the backend stops.
         # A code answer opens with the block's fence already written, as the backend opens it
-        # (`_opened_answer`); a JSON answer goes through the chat path with its grammar.
+        # (`_opened_code_block`); a JSON answer goes through the chat path with its grammar.
         asked = replace(prompt, context="", examples=()) if words_only else prompt  # its messages() are `messages`
         start = time.perf_counter()
-        stream = _opened_answer(llama, replace(asked, temperature=0.0))
-        text = OPENINGS[prompt.answer_format] if stream is not None else ""
+        stream = _opened_code_block(llama, replace(asked, temperature=0.0))
+        text = CODE_OPENING if stream is not None else ""
         if stream is None:
             stream = llama.create_chat_completion(
                 messages=messages, response_format=response_format(prompt), max_tokens=prompt.max_tokens, temperature=0.0, stream=True

@@ -207,9 +207,8 @@ def build_prompt(
     return Prompt(
         system=_system_text(None if with_context else platform, installed if plan.installed_list else (), fmt, plan.slots),
         user=request,
-        examples=tuple(
-            (asked, command if plan.example_form is not ExampleForm.TURNS else _turn(command, fmt)) for asked, command in examples
-        ),
+        # Turns hold the answer in the plan's format; lines of the notes hold the command alone.
+        examples=tuple((asked, _turn(command, fmt) if plan.example_form is ExampleForm.TURNS else command) for asked, command in examples),
         examples_in_notes=plan.example_form is ExampleForm.NOTES,
         fixed_examples=tuple(
             (asked, _turn(command, fmt)) for asked, command in fixed_examples() if plan.slots or not slots_in(command)
@@ -261,11 +260,10 @@ def _command_of(turn: str) -> str:
     try:
         return read_answer(turn, None, AnswerFormat.JSON)
     except UnreadableAnswer:
-        return read_answer(turn, None, AnswerFormat.LINE)  # a bare line, or a code block
-
-
-# How a follow-up turn asks for the command, in the prompt's answer format.
-_HOW = {AnswerFormat.JSON: "as JSON", AnswerFormat.CODE: "in a code block", AnswerFormat.LINE: "alone, on one line"}
+        pass
+    if "```" in turn:
+        return read_answer(turn, None, AnswerFormat.CODE)
+    return turn.strip()  # the command alone (an example written into the notes)
 
 
 def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> Prompt:
@@ -274,7 +272,7 @@ def repair_prompt(prompt: Prompt, command: str, findings: Sequence[Finding]) -> 
     The first prompt is kept whole, so the model reuses everything it evaluated for it.
     """
     problems = "\n".join(f"- {f.message}" for f in findings)
-    how = _HOW[prompt.answer_format]
+    how = "as JSON" if prompt.answer_format is AnswerFormat.JSON else "in a code block"
     follow_up = f"That command has problems:\n{problems}\nReply with a corrected command for the same request, {how}."
     return replace(prompt, follow_ups=(*prompt.follow_ups, (_turn(command, prompt.answer_format), follow_up)))
 
@@ -289,7 +287,7 @@ def follow_up_prompt(prompt: Prompt, follow_up: FollowUp) -> Prompt:
 
     `prompt` is the generation prompt built for the follow-up's own words (its user turn).
     """
-    how = _HOW[prompt.answer_format]
+    how = "as JSON" if prompt.answer_format is AnswerFormat.JSON else "in a code block"
     change = (
         f"Change that command: {prompt.user}\n"
         f"Keep everything else it does. Reply with the whole new command {how}."

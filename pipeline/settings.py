@@ -152,8 +152,8 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("generation.retries", _count, "retries of a backend after a failure that may pass (timeout, bad reply)"),
         KeySpec(
             "generation.answer_format",
-            _choice("line", "code", "json"),
-            "how the model writes its command: line (the command alone on one line), code (a free answer, its first code block) or json (decoding constrained to {\"cmd\": ...})",
+            _choice("code", "json"),
+            "how the model writes its command: code (a free answer, its first code block) or json (decoding constrained to {\"cmd\": ...})",
         ),
         KeySpec("llama_cpp.n_ctx", _count, "llama.cpp context size in tokens (0: the model's own)"),
         KeySpec("llama_cpp.threads", _count, "llama.cpp CPU threads (0: automatic)"),

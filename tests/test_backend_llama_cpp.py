@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.backends.answers import AnswerFormat
 from pipeline.backends.base import BackendFailure, Prompt, Reply
 from pipeline.backends.llama_cpp import LlamaCppBackend
 from pipeline.values import GenerationErrorKind
@@ -145,39 +144,36 @@ def test_unloaded_models_load_again_on_the_next_request() -> None:
 
 
 @needs_tiny_model
-@pytest.mark.parametrize(
-    ("answer_format", "example"),
-    [(AnswerFormat.CODE, "```sh\nls *.log\n```"), (AnswerFormat.LINE, "ls *.log")],
-)
-def test_a_free_answer_continues_the_chat_prompt_token_for_token(answer_format: AnswerFormat, example: str) -> None:
-    """The free-answer path formats the prompt itself (to open a code block with ```sh, or to stop
-    at the first line): its tokens must be exactly those `create_chat_completion` evaluates, so the
-    resident model's cache still holds."""
+def test_a_code_answer_continues_the_chat_prompt_token_for_token_after_an_opened_block() -> None:
+    """The code-block path formats the prompt itself (to open the answer with ```sh): its tokens must
+    be exactly those `create_chat_completion` evaluates, so the resident model's cache still holds."""
     from dataclasses import replace
 
-    from pipeline.backends.llama_cpp import OPENINGS, _opened_answer
+    from pipeline.backends.answers import AnswerFormat
+    from pipeline.backends.llama_cpp import CODE_OPENING, _opened_code_block
 
     backend = LlamaCppBackend(TINY_MODEL, n_ctx=2048)
     llama = backend.load().llama
-    prompt = replace(LIST_FILES, answer_format=answer_format, examples=(("list the logs", example),))
+    prompt = replace(LIST_FILES, answer_format=AnswerFormat.CODE, examples=(("list the logs", "```sh\nls *.log\n```"),))
     llama.create_chat_completion(messages=prompt.messages(), max_tokens=1, temperature=0.0)
     chat_tokens = list(llama.input_ids[: llama.n_tokens - 1])  # what was evaluated, less the one token generated
-    stream = _opened_answer(llama, replace(prompt, max_tokens=1))
+    stream = _opened_code_block(llama, replace(prompt, max_tokens=1))
     assert stream is not None
     next(iter(stream), None)
-    opening = llama.tokenize(OPENINGS[answer_format].encode(), add_bos=False, special=True) if OPENINGS[answer_format] else []
+    opening = llama.tokenize(CODE_OPENING.encode(), add_bos=False, special=True)
     opened = list(llama.input_ids[: len(chat_tokens) + len(opening)])
     assert opened[: len(chat_tokens)] == chat_tokens
     # A JSON answer keeps the chat path (its grammar needs it).
-    assert _opened_answer(llama, replace(prompt, answer_format=AnswerFormat.JSON)) is None
+    assert _opened_code_block(llama, replace(prompt, answer_format=AnswerFormat.JSON)) is None
 
 
 @needs_tiny_model
-@pytest.mark.parametrize("answer_format", [AnswerFormat.CODE])
-def test_a_free_answer_reads_the_command_after_the_opening(answer_format: AnswerFormat) -> None:
+def test_a_code_answer_reads_the_command_after_the_opening() -> None:
     from dataclasses import replace
 
+    from pipeline.backends.answers import AnswerFormat
+
     backend = LlamaCppBackend(TINY_MODEL, n_ctx=2048)
-    reply = backend.generate(replace(LIST_FILES, answer_format=answer_format), timeout_s=60)
-    assert reply.command and "```" not in reply.command and "\n" not in reply.command
+    reply = backend.generate(replace(LIST_FILES, answer_format=AnswerFormat.CODE), timeout_s=60)
+    assert reply.command and "```" not in reply.command
     assert reply.completion_tokens is not None and reply.completion_tokens >= 1

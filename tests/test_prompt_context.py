@@ -91,8 +91,12 @@ def test_the_folder_and_platform_come_after_the_shared_prefix(tmp_path: Path) ->
     context = prompt.messages()[len(prompt.prefix_messages())]
     assert context["role"] == "system" and "logs/: app-1.log" in context["content"] and "GNU" in context["content"]
     # Two requests in one folder share everything up to the request's own notes.
-    other = build_prompt("something else", GNU, ("grep",), (), (), plan=DEFAULT_PLAN, listing=listing)
-    assert other.messages()[: len(prompt.prefix_messages()) + 1] == prompt.messages()[: len(prompt.prefix_messages()) + 1]
+    # The retrieved examples end the notes (`ExampleForm.NOTES`), so the notes share their start.
+    other = build_prompt("something else", GNU, ("grep",), (("c", "d"),), (), plan=DEFAULT_PLAN, listing=listing)
+    shared = len(prompt.prefix_messages())
+    assert other.messages()[:shared] == prompt.messages()[:shared]
+    notes = [message["content"] for message in (other.messages()[shared], prompt.messages()[shared])]
+    assert os.path.commonprefix(notes) == f"{prompt.context}\nCommands for similar requests:\n- "
     # Not allowed to send the names: the platform alone.
     hidden = build_prompt("count the log lines", GNU, ("grep",), (), (), plan=DEFAULT_PLAN, listing=None)
     assert "app-1.log" not in str(hidden.messages()) and "GNU" in str(hidden.messages())
@@ -144,7 +148,9 @@ def test_the_answer_format_setting_reaches_the_plan(tmp_path: Path) -> None:
 
 
 def test_each_format_asks_for_its_own_answers() -> None:
-    code = build_prompt("r", GNU, (), (("q", "ls"),), (), plan=DEFAULT_PLAN.__class__(answer_format=AnswerFormat.CODE))
+    from pipeline.generation_plan import ExampleForm
+
+    code = build_prompt("r", GNU, (), (("q", "ls"),), (), plan=DEFAULT_PLAN.__class__(answer_format=AnswerFormat.CODE, example_form=ExampleForm.TURNS))
     assert "code block" in code.system and code.examples[0][1] == "```sh\nls\n```"
     assert all(answer.startswith("```sh\n") for _, answer in code.fixed_examples)
     json_prompt = build_prompt("r", GNU, (), (("q", "ls"),), (), plan=BASELINE_PLAN)
@@ -200,97 +206,34 @@ def test_a_code_answer_ends_when_its_first_command_line_is_complete(streamed: st
         assert read_answer(streamed, None, AnswerFormat.CODE) == read_answer(streamed.rstrip("`\n") + "\n```\nmore text", None, AnswerFormat.CODE)
 
 
-@pytest.mark.parametrize(
-    ("text", "command"),
-    [
-        ("ls -la", "ls -la"),
-        ("ls -la\nThis lists every file.", "ls -la"),
-        ("\n  du -sh src\n", "du -sh src"),
-        ("`wc -l notes.txt`", "wc -l notes.txt"),  # markup around the whole line
-        ("echo `date`", "echo `date`"),  # backticks inside a line are shell syntax
-        ("```sh\ngrep -c x a.log\n```", "grep -c x a.log"),  # a code block where the model wrote one anyway
-        ("find . -name '*.py' \\\n  -mtime -1\n", "find . -name '*.py' -mtime -1"),
-        ('{"cmd": "ls"}', "ls"),
-        ("$ ls -la", "ls -la"),
-        ("Here is the command:\n```sh\nls -1\n", "ls -1"),  # words that introduce it, then the command
-        ("Run this:\n`df -h`\n", "df -h"),
-        ("rsync -av notes.txt backup:", "rsync -av notes.txt backup:"),  # a colon at the end of the only line is the command's
-    ],
-)
-def test_a_line_answer_is_its_first_command_line(text: str, command: str) -> None:
-    from pipeline.backends.answers import answer_ended
-
-    assert read_answer(text, "stop", AnswerFormat.LINE) == command
-    # The stream stops once that line is complete, and what it stopped at reads the same command.
-    streamed = text if text.endswith("\n") else text + "\n"
-    if answer_ended(streamed, AnswerFormat.LINE):
-        assert read_answer(streamed, None, AnswerFormat.LINE) == command
-
-
-@pytest.mark.parametrize(
-    ("streamed", "ended"),
-    [
-        ("ls -la\n", True),
-        ("\nls -la\n", True),
-        ("ls -la", False),  # the line may go on
-        ("find . \\\n", False),  # a backslash joins the next line to it
-        ("find . \\\n  -type f\n", True),
-        ("Here is the command:\n", False),  # the command comes after these words
-        ("Here is the command:\nls\n", True),
-        ("```sh\n", False),
-        ("```sh\nls\n", True),
-    ],
-)
-def test_a_line_answer_ends_with_its_first_command_line(streamed: str, ended: bool) -> None:
-    from pipeline.backends.answers import answer_ended
-
-    assert answer_ended(streamed, AnswerFormat.LINE) is ended
-
-
-def test_unreadable_line_answers_are_parse_errors() -> None:
-    for text, finish in (("", "stop"), ("  \n\n", "stop"), ("find . -name", "length"), ("```sh\n\n```", "stop")):
-        with pytest.raises(UnreadableAnswer):
-            read_answer(text, finish, AnswerFormat.LINE)
-
-
-def test_a_line_prompt_writes_every_answer_as_a_bare_line() -> None:
-    from dataclasses import replace
-
-    from pipeline.prompting import repair_prompt
-
-    line = build_prompt("r", GNU, (), (("q", "ls -1"),), (), plan=replace(DEFAULT_PLAN, answer_format=AnswerFormat.LINE))
-    assert "on one line" in line.system and "```" not in line.system
-    assert line.examples[0][1] == "ls -1"
-    assert line.fixed_examples and not any("```" in answer or "\n" in answer for _, answer in line.fixed_examples)
-    repaired = repair_prompt(line, "ls -l", ())
-    assert repaired.follow_ups[-1][0] == "ls -l" and "on one line" in repaired.follow_ups[-1][1]
-
-
 def test_each_example_form_writes_the_retrieved_examples_its_way() -> None:
-    """TURNS (the default): the answers in the plan's format; BARE: the command alone; NOTES: lines
-    at the end of the notes, after what the folder's requests share, and no turns of their own."""
+    """NOTES (the default): lines at the end of the notes, after what the folder's requests share,
+    and no turns of their own; TURNS: a user and an assistant turn each, the answer in the plan's format."""
     from dataclasses import replace
 
     from pipeline.generation_plan import ExampleForm
+    from pipeline.prompting import borrowed_names
 
     examples = (("count the lines of notes.txt", "wc -l < notes.txt"), ("line 7 of notes.txt", "sed -n '7p' notes.txt"))
 
     def prompt(form: ExampleForm):  # type: ignore[no-untyped-def]
         return build_prompt("the 10th line of notes.txt", GNU, (), examples, (), plan=replace(DEFAULT_PLAN, example_form=form))
 
-    turns, bare, notes = prompt(ExampleForm.TURNS), prompt(ExampleForm.BARE), prompt(ExampleForm.NOTES)
-    assert DEFAULT_PLAN.example_form is ExampleForm.TURNS
-    assert turns.messages()[-2]["content"] == "```sh\nsed -n '7p' notes.txt\n```"
-    assert bare.messages()[-2]["content"] == "sed -n '7p' notes.txt" and bare.messages()[-3]["content"] == "line 7 of notes.txt"
+    turns, notes = prompt(ExampleForm.TURNS), prompt(ExampleForm.NOTES)
+    assert DEFAULT_PLAN.example_form is ExampleForm.NOTES and BASELINE_PLAN.example_form is ExampleForm.TURNS
+    assert [m["content"] for m in turns.messages()[-3:-1]] == ["line 7 of notes.txt", "```sh\nsed -n '7p' notes.txt\n```"]
     messages = notes.messages()
     assert [m["role"] for m in messages[-2:]] == ["system", "user"] and messages[-1]["content"] == "the 10th line of notes.txt"
     assert messages[-2]["content"].startswith(turns.context)  # what a folder's requests share stays first
-    assert messages[-2]["content"].endswith("- count the lines of notes.txt: `wc -l < notes.txt`\n- line 7 of notes.txt: `sed -n '7p' notes.txt`")
+    assert messages[-2]["content"].endswith(
+        "\nCommands for similar requests:\n- count the lines of notes.txt: `wc -l < notes.txt`\n- line 7 of notes.txt: `sed -n '7p' notes.txt`"
+    )
     assert len(messages) == len(turns.messages()) - 4  # no example turns
     assert notes.prefix_messages() == turns.prefix_messages()  # the shared prefix is the same whatever the form
-    # The refine stage still sees which names came from the examples.
-    from pipeline.prompting import borrowed_names
-
-    assert borrowed_names("sed -n '7p' notes.txt", "the 10th line", notes.examples) == borrowed_names(
-        "sed -n '7p' notes.txt", "the 10th line", turns.examples
-    )
+    # No notes of its own: the examples alone make the request's system turn.
+    bare = replace(notes, context="")
+    assert bare.messages()[-2] == {"role": "system", "content": messages[-2]["content"][len(turns.context) + 1 :]}
+    # The refine stage still sees which names came from the examples, whichever the form.
+    copied = "sed -n '10p' notes.txt"  # the example's file, where the request names another
+    assert borrowed_names(copied, "the 10th line of todo.txt", notes.examples) == ("notes.txt",)
+    assert borrowed_names(copied, "the 10th line of todo.txt", turns.examples) == ("notes.txt",)

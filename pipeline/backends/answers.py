@@ -27,9 +27,6 @@ class AnswerFormat(str, Enum):
 
     JSON = "json"  # {"cmd": "<command>"}, decoding constrained to that schema
     CODE = "code"  # free text; the command is the first code block
-    # The command alone on one line, as the examples' answers are written: the same free answer as
-    # CODE without the code block's fences, which are tokens in every example a request pays for.
-    LINE = "line"
 
 
 def command_schema(max_chars: int = MAX_COMMAND_CHARS) -> dict[str, Any]:
@@ -46,8 +43,6 @@ def as_answer(command: str, answer_format: AnswerFormat) -> str:
     """A command written as the model is asked to answer (for the examples' assistant turns)."""
     if answer_format is AnswerFormat.CODE:
         return f"```sh\n{command}\n```"
-    if answer_format is AnswerFormat.LINE:
-        return command
     return json.dumps({"cmd": command})
 
 
@@ -55,13 +50,9 @@ def answer_instruction(answer_format: AnswerFormat) -> str:
     """The sentence of the rules that says how to answer."""
     if answer_format is AnswerFormat.CODE:
         return "Answer with the command alone in a ```sh code block."
-    if answer_format is AnswerFormat.LINE:
-        return "Answer with the command alone, on one line."
     return 'Answer with JSON only: {"cmd": "<command>"}.'
 
 
-# A LINE answer's first line, complete (its newline came).
-_FIRST_LINE = re.compile(r"(?:[ \t]*\n)*(?P<line>[^\n]*\S[^\n]*)\n")
 # A code block's first command line, complete (its newline came): all that `read_answer` reads
 # from a block unless that line ends in a backslash that joins the next one.
 _FIRST_LINE_DONE = re.compile(r"```[^\n]*\n(?:[ \t]*\n)*(?P<line>[^\n]*\S[^\n]*)\n")
@@ -71,16 +62,8 @@ def answer_ended(text: str, answer_format: AnswerFormat) -> bool:
     """Whether a streamed answer already holds everything that will be read from it: a code block
     whose first command line is complete (a line a backslash continues is not), or a closed block.
     Stopping there saves the tokens of the closing fence and of anything after it."""
-    if answer_format is AnswerFormat.JSON:
+    if answer_format is not AnswerFormat.CODE:
         return False
-    if answer_format is AnswerFormat.LINE and not text.lstrip().startswith("```"):
-        line = _FIRST_LINE.match(text)
-        if line is None:
-            return False
-        # A backslash joins the next line to this one; "Here is the command:" comes before it.
-        if line.group("line").rstrip().endswith("\\") or _introduces(line.group("line")):
-            return answer_ended(text[line.end() :], answer_format)
-        return True
     if re.search(r"```[^\n]*\n.*?^[ \t]*```", text, re.S | re.M):
         return True
     first = _FIRST_LINE_DONE.search(text)
@@ -120,40 +103,9 @@ def _json_command(text: str) -> str | None:
     return command.strip() if isinstance(command, str) and command.strip() else None
 
 
-def _introduces(line: str) -> bool:
-    """Whether a LINE answer's first line is words that introduce the command ("Here it is:")."""
-    return line.rstrip().endswith(":") and " " in line.strip()
-
-
-def _line_command(text: str, finish_reason: str | None) -> str:
-    """The command of a LINE answer: its first line (with the lines a backslash joins to it); a
-    code block or a JSON object where the model wrote one anyway; what follows a first line of
-    words that end in a colon; one pair of backticks around the whole line removed. Backticks
-    inside a line are shell syntax (`date`), not markup."""
-    fence = _FENCE.search(text)
-    first = _FIRST_LINE.match(text + "\n")
-    if first is not None and _introduces(first.group("line")) and text[first.end() - 1 :].strip():
-        return _line_command(text[first.end() - 1 :], finish_reason)  # the command follows the words that introduce it
-    if fence is not None and not text[: fence.start()].strip():
-        command = _first_line(fence.group(2))
-    elif (answered := _json_command(text)) is not None:
-        command = answered
-    else:
-        command = _first_line(text)
-        if finish_reason == "length" and "\n" not in text.strip():
-            raise UnreadableAnswer("the model's reply was cut off by the token limit")
-        if len(command) > 1 and command.startswith("`") and command.endswith("`") and command.count("`") == 2:
-            command = command[1:-1].strip()
-    if not command:
-        raise UnreadableAnswer("the model's reply has no command")
-    return command
-
-
 def read_answer(text: str | None, finish_reason: str | None, answer_format: AnswerFormat) -> str:
     """The command in a model's answer; UnreadableAnswer when there is none."""
     text = text or ""
-    if answer_format is AnswerFormat.LINE:
-        return _line_command(text, finish_reason)
     if answer_format is AnswerFormat.CODE:
         fence = _FENCE.search(text)
         if fence is not None:

@@ -29,6 +29,10 @@ CANCELLED = "the request was cancelled"
 WARMUP_SPENT = "the model was not ready in time: loading it, reading its shared prompt or waiting for other requests took longer than generation.warmup_s"
 
 
+# The heading of the retrieved examples where they are lines of the notes (`Prompt.examples_in_notes`).
+SIMILAR = "Commands for similar requests:"
+
+
 @dataclass(frozen=True)
 class Prompt:
     """A chat prompt, in the order that lets a model reuse the work of the previous request.
@@ -51,8 +55,8 @@ class Prompt:
     answer_format: AnswerFormat = AnswerFormat.JSON  # how the model writes its command (pipeline/backends/answers.py)
     temperature: float = 0.0  # 0: greedy; above: sampled (with `seed`), for several candidates
     seed: int | None = None
-    # The examples as lines at the end of the notes rather than as turns: fewer tokens per request
-    # (no turn markers), measured against turns in docs/quality.md.
+    # The examples as lines at the end of the notes ("- request: `command`"), not as turns: 11
+    # tokens fewer per request (no turn markers, no fences); measured in docs/quality.md, part 5.
     examples_in_notes: bool = False
 
     def prefix_messages(self) -> list[dict[str, str]]:
@@ -67,8 +71,8 @@ class Prompt:
         turns = self.prefix_messages()
         context = self.context
         if self.examples_in_notes and self.examples:
-            lines = "\n".join(f"- {asked}: `{answered}`" for asked, answered in self.examples)
-            context = f"{context}\nCommands for similar requests:\n{lines}" if context else f"Commands for similar requests:\n{lines}"
+            lines = "\n".join([SIMILAR, *(f"- {asked}: `{command}`" for asked, command in self.examples)])
+            context = f"{context}\n{lines}" if context else lines
         if context:  # before the examples: measured with `caro eval`, 55/118 model answers right, 47 after
             turns.append({"role": "system", "content": context})
         for asked, answered in () if self.examples_in_notes else self.examples:

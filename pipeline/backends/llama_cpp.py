@@ -208,8 +208,6 @@ def _complete(model: LoadedModel, prompt: Prompt, deadline: float) -> tuple[str,
 # not spend tokens on it (3 of a typical 12-15; ~0.15 s on two cores): every example's answer
 # opens so, and `read_answer` reads the command from the block that follows.
 CODE_OPENING = "```sh\n"
-# What the assistant's turn opens with, per free answer format (a LINE answer has nothing to open).
-OPENINGS = {AnswerFormat.CODE: CODE_OPENING, AnswerFormat.LINE: ""}
 
 
 @functools.lru_cache(maxsize=4)
@@ -220,13 +218,12 @@ def _chat_formatter(template: str, eos_token: str, bos_token: str, eos_id: int) 
     return Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token, stop_token_ids=[eos_id])
 
 
-def _opened_answer(llama: Any, prompt: Prompt) -> Any | None:
+def _opened_code_block(llama: Any, prompt: Prompt) -> Any | None:
     """A streamed completion of the chat prompt, formatted as `create_chat_completion` formats it
-    (the model's own template), with the assistant's turn opened by its format's OPENINGS (a
-    stream that stops at the answer's end); None for a JSON answer or a model without a chat
-    template (the chat path answers those)."""
+    (the model's own template), with the assistant's turn opened by CODE_OPENING; None for a
+    JSON answer or a model without a chat template (the chat path answers those)."""
     template = getattr(llama, "metadata", {}).get("tokenizer.chat_template")
-    if prompt.answer_format not in OPENINGS or not template:
+    if prompt.answer_format is not AnswerFormat.CODE or not template:
         return None
     eos, bos = llama.token_eos(), llama.token_bos()
     formatter = _chat_formatter(
@@ -236,7 +233,7 @@ def _opened_answer(llama: Any, prompt: Prompt) -> Any | None:
         eos,
     )
     result = formatter(messages=prompt.messages())
-    tokens = llama.tokenize((result.prompt + OPENINGS[prompt.answer_format]).encode("utf-8"), add_bos=not result.added_special, special=True)
+    tokens = llama.tokenize((result.prompt + CODE_OPENING).encode("utf-8"), add_bos=not result.added_special, special=True)
     stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
     return llama.create_completion(
         prompt=tokens,
@@ -252,9 +249,9 @@ def _opened_answer(llama: Any, prompt: Prompt) -> Any | None:
 def _stream(model: LoadedModel, prompt: Prompt, deadline: float) -> tuple[str, str | None, int]:
     try:
         parts: list[str] = []
-        stream = _opened_answer(model.llama, prompt)
+        stream = _opened_code_block(model.llama, prompt)
         if stream is not None:
-            parts.append(OPENINGS[prompt.answer_format])
+            parts.append(CODE_OPENING)
         else:
             stream = model.llama.create_chat_completion(
                 messages=prompt.messages(),
