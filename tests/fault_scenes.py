@@ -328,9 +328,11 @@ def run(fault: Fault, scene: Scene, *, as_json: bool) -> Observed:
         import signal
         import time
 
+        from tests.terminal import as_at_a_terminal
+
         process = subprocess.Popen(
             [caro_executable(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, cwd=scene.root,
+            env=env, cwd=scene.root, preexec_fn=as_at_a_terminal,
         )
         time.sleep(fault.interrupt_after)
         process.send_signal(signal.SIGINT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,14 @@ class Seen:
     stdout: str | None  # what went to `stdout_file`, when one was given
 
 
+def as_at_a_terminal() -> None:
+    """Run in a test's child before it execs caro: Ctrl-C (SIGINT) at its default, as a terminal's
+    shell starts a foreground command. Tests started from a background job without job control
+    (`cmd &` in a script) inherit SIGINT ignored, and an ignored SIGINT stays ignored across exec:
+    no Ctrl-C would reach caro (a CI started that way failed every Ctrl-C test)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | str | None = None,
           stdout_file: Path | None = None, program: str | None = None, timeout: float = 120) -> pexpect.spawn:
     """`caro ARGV` started on a terminal (80x400), stdout to `stdout_file` when given."""
@@ -32,7 +41,7 @@ def spawn(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | str
         command += f" >{shlex.quote(str(stdout_file))}"
     return pexpect.spawn(
         "/bin/sh", ["-c", f"exec {command}"], env={**os.environ, **(env or {})}, cwd=str(cwd) if cwd else None,
-        dimensions=(80, 400), timeout=timeout, encoding="utf-8", codec_errors="replace",
+        dimensions=(80, 400), timeout=timeout, encoding="utf-8", codec_errors="replace", preexec_fn=as_at_a_terminal,
     )
 
 
