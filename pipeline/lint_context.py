@@ -242,8 +242,7 @@ def _truncate_sized(argv: Sequence[str]) -> bool:
         if word.startswith(("--size", "--reference")):
             return True
         if word.startswith("-") and not word.startswith("--"):
-            letters = word[1:]
-            for i, letter in enumerate(letters):  # -cs 0, -s0: the letters before a value's are flags
+            for letter in word[1:]:  # -cs 0, -s0: the letters before a value's are flags
                 if letter in "sr":
                     return True
                 if letter not in "co":
