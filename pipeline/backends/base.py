@@ -46,7 +46,8 @@ class Prompt:
 
     system: str
     user: str
-    examples: tuple[tuple[str, str], ...] = ()  # (user turn, assistant turn) pairs chosen for this request
+    # (request, answer) pairs chosen for this request: turns, or with `examples_in_notes` lines of the notes (the answer the command alone)
+    examples: tuple[tuple[str, str], ...] = ()
     max_command_chars: int = MAX_COMMAND_CHARS
     max_tokens: int = 160
     fixed_examples: tuple[tuple[str, str], ...] = ()  # (user turn, assistant turn) pairs every request shares
@@ -73,7 +74,7 @@ class Prompt:
         if self.examples_in_notes and self.examples:
             lines = "\n".join([SIMILAR, *(f"- {asked}: `{command}`" for asked, command in self.examples)])
             context = f"{context}\n{lines}" if context else lines
-        if context:  # before the examples: measured with `caro eval`, 55/118 model answers right, 47 after
+        if context:  # before example turns: measured with `caro eval`, 55/118 model answers right, 47 after
             turns.append({"role": "system", "content": context})
         for asked, answered in () if self.examples_in_notes else self.examples:
             turns += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
