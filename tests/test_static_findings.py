@@ -67,3 +67,17 @@ def test_forbidden_words_see_file_extensions(table: StaticTable) -> None:
 def test_bsd_gets_the_same_archive_answers(table: StaticTable) -> None:
     assert table.match("list the contents of bundle.zip", BSD).command == "unzip -l bundle.zip"
     assert table.match("list the contents of logs.tar.bz2", BSD).command == "tar -tjf logs.tar.bz2"
+
+
+@pytest.mark.parametrize("request_", ["compress directory", "archive directory", "pack directory", "compress a folder"])
+def test_the_verb_is_never_the_folders_name(table: StaticTable, request_: str) -> None:
+    """issue 13: "compress directory" gave `tar -czf compress.tar.gz compress/`, the verb taken for a name."""
+    match = table.match(request_, GNU)
+    assert match is None or "compress" not in match.command.split()[-1] and "archive/" not in match.command, match.command
+
+
+def test_a_named_folder_still_fills_the_slot(table: StaticTable) -> None:
+    for request_, folder in [("compress the logs directory", "logs"), ("compress src folder", "src"), ("archive of logs", "logs")]:
+        match = table.match(request_, GNU)
+        assert match is not None, request_
+        assert difference(match.command, f"tar -czf {folder}.tar.gz {folder}/") is None, match.command

@@ -165,7 +165,8 @@ def word(tokens: tuple[Token, ...], i: int, spec: SlotSpec) -> SlotHit | None:
     n = len(tokens)
     if tokens[i].norm in spec.after and i + 1 < n and _name_ok(tokens[i + 1]):
         return SlotHit(i, i + 2, _quoted(tokens[i + 1].text), rank=0)
-    if spec.before and i + 1 < n and tokens[i + 1].norm in spec.before and _name_ok(tokens[i]):
+    # A word that introduces the name is never the name: "compress directory" names no folder.
+    if spec.before and i + 1 < n and tokens[i + 1].norm in spec.before and _name_ok(tokens[i]) and tokens[i].norm not in spec.after:
         return SlotHit(i, i + 2, _quoted(tokens[i].text), rank=1)
     if tokens[i].kind is TokenKind.QUOTED and SAFE_NAME.match(tokens[i].text) and not spec.after:
         return SlotHit(i, i + 1, _quoted(tokens[i].text), rank=0)
