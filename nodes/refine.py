@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pipeline.backends.base import BackendChain, Prompt, generate_with_fallback
-from pipeline.lint import Finding, Severity, check_command, score
+from pipeline.lint import Finding, Severity, check_command, score, slot_invented_nouns
 from pipeline.lint_context import task_drift
 from pipeline.telemetry.builders import backend_error_events
 from pipeline.telemetry.declare import emits
@@ -62,8 +62,25 @@ def refined_generation(
     """The model's command after at most one repair round: the better-scoring of the two.
 
     A failure, or a command the linters have nothing against, flows on unchanged. A repair
-    that changes the task is discarded, however clean it is.
+    that changes the task is discarded, however clean it is. An operand that is still only a
+    generic noun of the request's ("text", "directory") and names nothing here becomes a slot.
     """
+    kept = _repaired(
+        llm_generation, candidate_findings, generation_prompt, llm_chain, generation_timeout_s, platform_profile, task_text, working_directory
+    )
+    if kept.command is None or not kept.findings:
+        return kept
+    slotted = slot_invented_nouns(kept.command, task_text, working_directory)
+    if slotted == kept.command:
+        return kept
+    findings = _findings(slotted, platform_profile, task_text, generation_prompt, working_directory)
+    return replace(kept, command=slotted, refine_changed=True, findings=tuple(f.message for f in findings))
+
+
+def _repaired(  # refined_generation's inputs, in its order
+    llm_generation: Generation, candidate_findings: tuple[Finding, ...], generation_prompt: Prompt | None, llm_chain: BackendChain,
+    generation_timeout_s: float, platform_profile: Platform, task_text: str, working_directory: str,
+) -> Generation:
     first = llm_generation.command
     if first is None or generation_prompt is None or not candidate_findings:
         return llm_generation

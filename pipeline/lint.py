@@ -118,7 +118,7 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
     With the request, also what it did not ask for (installs, sudo); with the working
     directory too, input paths that exist neither there nor in the request.
     """
-    from pipeline.lint_context import find_exec_unterminated, make_problem, missing_paths, operand_problem, slot_problem, unasked_install
+    from pipeline.lint_context import copy_onto_itself, find_exec_unterminated, make_problem, missing_paths, operand_problem, slot_problem, unasked_install
     from pipeline.shell.parse import parse_script
     from pipeline.shell.unwrap import unwrap
 
@@ -145,7 +145,7 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
         if platform.os != "linux" and name in _LINUX_ONLY_UTILITIES:
             findings.append(Finding("platform", Severity.ERROR, f"{name} exists only on Linux"))
         reads_pipe = simple.stage > 0 or simple.scoped or any(r.op in ("<", "<<", "<<<", "<<-") for r in simple.redirects)
-        if (why := operand_problem(argv, reads_pipe)) is not None:
+        if (why := operand_problem(argv, reads_pipe) or copy_onto_itself(argv)) is not None:
             findings.append(Finding("operand", Severity.ERROR, why))
         for spawned in invocation.spawned if invocation is not None else ():  # find -exec's command: its files come from find
             if spawned and (why := operand_problem(spawned, True)) is not None:
@@ -166,10 +166,34 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
         if (why := unasked_install(command, privileged, request)) is not None:
             findings.append(Finding("task", Severity.ERROR, why))
         if cwd is not None and os.path.isdir(cwd):
-            inputs = [r.target for simple in script.commands for r in getattr(simple, "redirects", ()) if r.op == "<"]
-            findings.extend(Finding("path", Severity.ERROR, message) for message in missing_paths(argvs, inputs, request, cwd))
+            findings.extend(Finding("path", Severity.ERROR, message) for message in missing_paths(argvs, _inputs(script), request, cwd))
             for argv in argvs:
                 if argv[0] == "make" and (why := make_problem(argv, cwd)) is not None:
                     findings.append(Finding("path", Severity.ERROR, why))
     findings.extend(_shellcheck(text, platform.shell.value))
     return tuple(dict.fromkeys(findings))
+
+
+def _inputs(script: object) -> list[str]:
+    """The targets of a parsed script's `<` redirections: files it reads."""
+    return [r.target for simple in script.commands for r in getattr(simple, "redirects", ()) if r.op == "<"]  # type: ignore[attr-defined]
+
+
+def slot_invented_nouns(command: str, request: str, cwd: str) -> str:
+    """`command` with each operand that is only a generic noun of the request's, naming nothing
+    here (`awk ... text` for "extract fields from text"), written as the slot for it (`<file>`).
+
+    A name made from such a word is invented; a slot says honestly what the user must fill in.
+    """
+    from pipeline.lint_context import invented_nouns
+    from pipeline.shell.parse import parse_script
+    from pipeline.shell.unwrap import unwrap
+    from pipeline.slots import as_slot
+
+    if not os.path.isdir(cwd):
+        return command
+    script = parse_script(opaque(command) if slots(command) else command)
+    argvs = [inv.argv for simple in script.commands if simple.argv and (inv := unwrap(simple.argv)) is not None and inv.argv]
+    for word, name in invented_nouns(argvs, _inputs(script), request, cwd).items():
+        command = as_slot(command, word, name)
+    return command

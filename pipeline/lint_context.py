@@ -99,11 +99,41 @@ def input_paths(argv: Sequence[str]) -> list[str]:
         if ("x" in flags or "t" in flags) and "c" not in flags.lstrip("-"):
             archive = next((w for w in argv[2:] if not w.startswith("-")), None)
             return [archive] if archive else []
+        if "c" in flags.lstrip("-") and not flags.startswith("--"):
+            return _tar_sources(argv)
         return []
     if name == "unzip":
         operands = _operands(argv)
         return operands[:1]
     return []
+
+
+def _tar_sources(argv: Sequence[str]) -> list[str]:
+    """What `tar -c` packs: its operands less the archive (the first one where `f` comes in a
+    bundle such as -czf or czf). Nothing where -C or -T decides where sources are read from."""
+    if any(w in {"-C", "-T", "--directory", "--files-from"} or w.startswith(("--directory=", "--files-from=")) for w in argv[2:]):
+        return []
+    flags = argv[1]
+    operands = _operands(argv)
+    if not flags.startswith("-"):
+        operands = operands[1:]  # the old style: `tar czf archive.tgz dir`, the first word is the flags
+    if "f" in flags.lstrip("-") and flags != "-f":
+        operands = operands[1:]
+    return operands
+
+
+def copy_onto_itself(argv: Sequence[str]) -> str | None:
+    """Why `cp NAME .` (or mv, ln) fails: a name with no folder is already in `.`, so the copy
+    would land on the file itself."""
+    name = os.path.basename(argv[0]) if argv else ""
+    if name not in {"cp", "mv", "ln"}:
+        return None
+    operands = _operands(argv)
+    if len(operands) < 2 or operands[-1] not in {".", "./"}:
+        return None
+    if any("/" in source.rstrip("/") for source in operands[:-1]):
+        return None
+    return f"{name} to . puts the file where it already is: name the destination, or write a slot such as <dest>"
 
 
 _MAKEFILES = ("Makefile", "makefile", "GNUmakefile")
@@ -127,6 +157,8 @@ def make_problem(argv: Sequence[str], cwd: str) -> str | None:
 _GENERIC_NOUNS = frozenset(
     "file files filename directory directories dir folder folders text pattern path name source dest destination target".split()
 )
+
+_FOLDER_NOUNS = frozenset("directory directories dir folder folders".split())
 
 
 def _named(path: str, request: str) -> bool:
@@ -163,6 +195,27 @@ def missing_paths(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request
 
     `argvs` are the simple commands (unwrapped), `inputs` the targets of `<` redirections.
     """
+    for path in _missing(argvs, inputs, request, cwd):
+        hint = _suggestion(path, cwd)
+        slot = "<directory>" if path.removeprefix("./").rstrip("/").lower() in _FOLDER_NOUNS else "<file>"
+        yield f"{path} does not exist here" + (
+            f"; did you mean {hint}?" if hint else f"; use a name from the request or the working directory, or a slot such as {slot}"
+        )
+
+
+def invented_nouns(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request: str, cwd: str) -> dict[str, str]:
+    """The input paths that are a generic noun of the request's ("text", "directory") and exist
+    nowhere, each with the slot that says what belongs there: {"text": "file"}."""
+    out: dict[str, str] = {}
+    for path in _missing(argvs, inputs, request, cwd):
+        bare = path.removeprefix("./").rstrip("/").lower()
+        if bare in _GENERIC_NOUNS and _suggestion(path, cwd) is None:
+            out[path.removeprefix("./").rstrip("/")] = "directory" if bare in _FOLDER_NOUNS else "file"
+    return out
+
+
+def _missing(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request: str, cwd: str) -> Iterator[str]:
+    """The input paths that do not exist in `cwd` and that the request does not name, each once."""
     candidates: list[str] = list(inputs)
     for argv in argvs:
         if argv:
@@ -179,10 +232,7 @@ def missing_paths(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request
         if os.path.lexists(full):
             continue
         reported.add(path)
-        hint = _suggestion(path, cwd)
-        yield f"{path} does not exist here" + (
-            f"; did you mean {hint}?" if hint else "; use a name from the request or the working directory, or a slot such as <file>"
-        )
+        yield path
 
 
 def unasked_install(command: str, privileged: bool, request: str) -> str | None:

@@ -93,6 +93,15 @@ def filled(command: str, values: dict[str, str]) -> str:
     return SLOT.sub(value, command)
 
 
+def as_slot(command: str, word: str, name: str) -> str:
+    """`command` with each unquoted shell word `word` (also as ./word or word/) written as the
+    slot <name>: `awk '{print $1}' text` becomes `awk '{print $1}' <file>`; quoted text and
+    longer words that contain it (`text.txt`, `$text`) are left as they are."""
+    quoting = _quoting(command)
+    pattern = re.compile(r"(?<![^\s;|&()])(?:\./)?" + re.escape(word) + r"/?(?![^\s;|&()])")
+    return pattern.sub(lambda m: m.group(0) if quoting[m.start()] else f"<{name}>", command)
+
+
 def fill_in_text(names: tuple[str, ...]) -> str:
     """`<file>`, `<source> and <dest>`, `<a>, <b> and <c>`: the slots as a user reads them."""
     shown = [f"<{name}>" for name in names]

@@ -141,7 +141,8 @@ def test_a_name_copied_from_an_example_is_a_finding_and_gets_repaired() -> None:
     chain = BackendChain((backend,))
     first = _generate(prompt, chain, 20.0)
     findings = refine.candidate_findings(first, GNU, prompt.user, prompt, CWD)
-    assert [f.source for f in findings] == ["example"] and "src" in findings[0].message
+    # src also exists nowhere here, so it is a missing path as well as a borrowed name.
+    assert [f.source for f in findings] == ["path", "example"] and "src" in findings[1].message
     refined = refine.refined_generation(first, findings, prompt, chain, 20.0, GNU, prompt.user, CWD)
     assert refined.refine_changed and refined.command == "tar -czf project.tar.gz project"
 

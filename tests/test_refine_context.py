@@ -141,7 +141,7 @@ def test_input_paths_per_utility() -> None:
     assert input_paths(("sed", "-n", "3p", "f.txt")) == ["f.txt"]
     assert input_paths(("cp", "-r", "a", "b", "dest")) == ["a", "b"]
     assert input_paths(("tar", "-xzf", "a.tgz", "-C", "out")) == ["a.tgz"]
-    assert input_paths(("tar", "czf", "a.tgz", "src")) == []
+    assert input_paths(("tar", "czf", "a.tgz", "src")) == ["src"]  # what tar -c packs must exist
     assert input_paths(("find", "src", "logs", "-name", "x", "-newer", "ref")) == ["src", "logs", "ref"]
     assert input_paths(("head", "-n", "5", "f")) == ["f"]
     assert input_paths(("docker", "cp", "a", "b")) == []
@@ -224,3 +224,51 @@ def test_truncate_without_a_size_is_an_error(command: str, size_given: bool, pro
     for "empty the log files", and refine let it through."""
     found = [message for source, message in _sources(command, "empty the log files", project) if source == "operand"]
     assert found == ([] if size_given else ["truncate needs the new size: add -s SIZE (-s 0 empties the file) or -r FILE"])
+
+
+@pytest.mark.parametrize(
+    ("command", "made_up"),
+    [("tar -czvf directory.tar.gz directory", "directory"), ("tar czf backup.tgz nothere", "nothere"),
+     ("tar -c -z -f backup.tgz nothere", "nothere")],
+)
+def test_what_tar_packs_must_exist(command: str, made_up: str, project: Path) -> None:
+    """eval_harness got `tar -czvf directory.tar.gz directory` for "compress directory": tar -c's sources went unchecked."""
+    assert [(s, m.split()[0]) for s, m in _sources(command, "compress", project)] == [("path", made_up)]
+    assert _sources("tar -czf logs.tar.gz logs/", "compress logs", project) == []
+    assert _sources("tar -czf x.tgz -C /tmp nothere", "compress", project) == []  # -C: read from elsewhere
+
+
+@pytest.mark.parametrize("command", ["cp <file> .", "cp data/people.csv data", "mv Makefile .", "cp -r logs/ .", "ln -s Makefile ./"])
+def test_a_copy_onto_itself_is_an_error(command: str, project: Path) -> None:
+    """eval_harness got `cp <file> .` for "copy file": a name with no folder is already in `.`."""
+    found = [m for s, m in _sources(command, "copy", project) if s == "operand"]
+    assert found == ([] if command == "cp data/people.csv data" else [f"{command.split()[0]} to . puts the file where it already is: name the destination, or write a slot such as <dest>"])
+    assert not any(s == "operand" for s, _ in _sources("cp data/people.csv .", "copy", project))
+
+
+def test_a_generic_noun_left_after_the_repair_becomes_a_slot(project: Path) -> None:
+    """eval_harness got `awk -F, '{print $1, $2}' text` for "extract fields from text", with the
+    finding unrepaired: the word names nothing here, so the answer says what to fill in."""
+    request = "extract fields from text"
+    findings, refined, backend = _refine(["awk -F, '{print $1, $2}' text", "awk -F, '{print $1, $2}' text"], request, project)
+    assert any(f.source == "path" and f.message.startswith("text does not exist") for f in findings)
+    assert len(backend.prompts) == 2  # the model had its repair round first
+    assert refined.command == "awk -F, '{print $1, $2}' <file>" and refined.refine_changed
+    assert not any("does not exist" in f for f in refined.findings)
+    # A folder noun gets a folder's slot; a real name, or one the request gives, stays.
+    _, folder, _ = _refine(["du -sh directory", "du -sh directory"], "size of directory", project)
+    assert folder.command == "du -sh <directory>"
+    _, real, _ = _refine(["wc -l data/people.csv"], "count the lines of data/people.csv", project)
+    assert real.command == "wc -l data/people.csv" and not real.refine_changed
+
+
+@pytest.mark.parametrize(
+    ("command", "word", "slotted"),
+    [("cat text", "text", "cat <file>"), ("cat ./text text/ 'text' text.txt $text", "text", "cat <file> <file> 'text' text.txt $text"),
+     ("sort file | uniq -c", "file", "sort <file> | uniq -c"), ("wc -l <file>", "file", "wc -l <file>"),
+     ("awk '{print file}' file", "file", "awk '{print file}' <file>")],
+)
+def test_as_slot_rewrites_only_the_unquoted_word(command: str, word: str, slotted: str) -> None:
+    from pipeline.slots import as_slot
+
+    assert as_slot(command, word, "file") == slotted
