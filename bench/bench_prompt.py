@@ -64,7 +64,7 @@ VARIANTS: dict[str, GenerationPlan] = {
     "default-notes": replace(DEFAULT_PLAN, example_form=ExampleForm.TURNS),  # retrieved examples as turns (part 4), not lines of the notes
     # The plan before it was made lean for the 1.5B model: 3 retrieved examples and the one-liners.
     "default+k3+notes": replace(DEFAULT_PLAN, retrieved=3, utility_notes=True),
-    "default+notes": replace(DEFAULT_PLAN, utility_notes=True),
+    "default+oneliners": replace(DEFAULT_PLAN, utility_notes=True),  # + the one-line notes on the utilities the request names
     "default+k3": replace(DEFAULT_PLAN, retrieved=3),  # JSON-constrained answers (the default before code blocks)
     "default+samples3": replace(DEFAULT_PLAN, samples=3),
     "default-slots": replace(DEFAULT_PLAN, slots=False),  # the rule "never invent placeholder paths", no slot examples
