@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -179,21 +180,26 @@ def _inputs(script: object) -> list[str]:
     return [r.target for simple in script.commands for r in getattr(simple, "redirects", ()) if r.op == "<"]  # type: ignore[attr-defined]
 
 
-def slot_invented_nouns(command: str, request: str, cwd: str) -> str:
-    """`command` with each operand that is only a generic noun of the request's, naming nothing
-    here (`awk ... text` for "extract fields from text"), written as the slot for it (`<file>`).
+def mend_paths(command: str, request: str, cwd: str) -> str:
+    """`command` with the paths that need no model to put right put right:
 
-    A name made from such a word is invented; a slot says honestly what the user must fill in.
+    - a name the request gives that is one file further down is written as its path
+      (`chmod 600 deploy.sh` where only scripts/deploy.sh exists);
+    - an operand that is only a generic noun of the request's, naming nothing here (`awk ...
+      text` for "extract fields from text"), is written as the slot for it (`<file>`): a name
+      made from such a word is invented, and a slot says honestly what the user must fill in.
     """
-    from pipeline.lint_context import invented_nouns
+    from pipeline.lint_context import elsewhere, invented_nouns
     from pipeline.shell.parse import parse_script
     from pipeline.shell.unwrap import unwrap
-    from pipeline.slots import as_slot
+    from pipeline.slots import as_slot, replace_word
 
     if not os.path.isdir(cwd):
         return command
     script = parse_script(opaque(command) if slots(command) else command)
     argvs = [inv.argv for simple in script.commands if simple.argv and (inv := unwrap(simple.argv)) is not None and inv.argv]
+    for word, path in elsewhere(argvs, _inputs(script), request, cwd).items():
+        command = replace_word(command, word, shlex.quote(path))
     for word, name in invented_nouns(argvs, _inputs(script), request, cwd).items():
         command = as_slot(command, word, name)
     return command

@@ -10,6 +10,7 @@ file contents.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -94,6 +95,9 @@ def input_paths(argv: Sequence[str]) -> list[str]:
         return _operands(argv)[:-1]
     if name in _READERS:
         return _operands(argv)
+    if name in {"chmod", "chown", "chgrp"}:  # the mode or owner first (chmod -x FILE: the mode looks like an option)
+        minus_mode = name == "chmod" and any(_CHMOD_MINUS_MODE.match(w) for w in argv[1:])
+        return _operands(argv)[0 if minus_mode else 1 :]
     if name == "tar":
         flags = argv[1] if len(argv) > 1 else ""
         if ("x" in flags or "t" in flags) and "c" not in flags.lstrip("-"):
@@ -173,21 +177,31 @@ def _named(path: str, request: str) -> bool:
 
 def _suggestion(missing: str, cwd: str) -> str | None:
     """A file or folder below the working directory with the same last name, if there is one."""
+    return next(_same_name(missing, cwd), None)
+
+
+def _only_one(missing: str, cwd: str) -> str | None:
+    """The one file or folder below the working directory with this last name, or None (none, or several)."""
+    found = list(itertools.islice(_same_name(missing, cwd), 2))
+    return found[0] if len(found) == 1 else None
+
+
+def _same_name(missing: str, cwd: str) -> Iterator[str]:
+    """The files and folders below the working directory (three levels, names only) with the same last name."""
     target = os.path.basename(missing.rstrip("/"))
     if not target:
-        return None
+        return
     seen = 0
     for dirpath, dirnames, filenames in os.walk(cwd):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in {"node_modules", "__pycache__"})
         for name in sorted(dirnames + filenames):
             seen += 1
             if name == target:
-                return os.path.relpath(os.path.join(dirpath, name), cwd)
+                yield os.path.relpath(os.path.join(dirpath, name), cwd)
         if seen > _WALK_LIMIT:
-            return None
+            return
         if os.path.relpath(dirpath, cwd).count(os.sep) >= 2:
             dirnames[:] = []  # three levels deep is enough to find what a request meant
-    return None
 
 
 def missing_paths(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request: str, cwd: str) -> Iterator[str]:
@@ -226,13 +240,25 @@ def _missing(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request: str
             continue
         if "://" in path or path.startswith(("/dev/", "/proc/")):
             continue
-        if _named(path, request):
-            continue
         full = os.path.join(cwd, os.path.expanduser(path))
         if os.path.lexists(full):
             continue
+        # A name the request gives is the user's, unless it is plainly a file further down
+        # ("make deploy.sh readable" where only scripts/deploy.sh exists).
+        if _named(path, request) and ("/" in path or _only_one(path, cwd) is None):
+            continue
         reported.add(path)
         yield path
+
+
+def elsewhere(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request: str, cwd: str) -> dict[str, str]:
+    """The names the request gives that are not here but are one file or folder further down:
+    {"deploy.sh": "scripts/deploy.sh"}."""
+    out: dict[str, str] = {}
+    for path in _missing(argvs, inputs, request, cwd):
+        if _named(path, request) and (found := _only_one(path, cwd)) is not None:
+            out[path] = found
+    return out
 
 
 def unasked_install(command: str, privileged: bool, request: str) -> str | None:

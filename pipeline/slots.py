@@ -97,9 +97,14 @@ def as_slot(command: str, word: str, name: str) -> str:
     """`command` with each unquoted shell word `word` (also as ./word or word/) written as the
     slot <name>: `awk '{print $1}' text` becomes `awk '{print $1}' <file>`; quoted text and
     longer words that contain it (`text.txt`, `$text`) are left as they are."""
+    return replace_word(command, word, f"<{name}>")
+
+
+def replace_word(command: str, word: str, replacement: str) -> str:
+    """`command` with each unquoted shell word `word` (also as ./word or word/) written as `replacement`."""
     quoting = _quoting(command)
     pattern = re.compile(r"(?<![^\s;|&()])(?:\./)?" + re.escape(word) + r"/?(?![^\s;|&()])")
-    return pattern.sub(lambda m: m.group(0) if quoting[m.start()] else f"<{name}>", command)
+    return pattern.sub(lambda m: m.group(0) if quoting[m.start()] else replacement, command)
 
 
 def fill_in_text(names: tuple[str, ...]) -> str:

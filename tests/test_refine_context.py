@@ -246,17 +246,17 @@ def test_a_copy_onto_itself_is_an_error(command: str, project: Path) -> None:
     assert not any(s == "operand" for s, _ in _sources("cp data/people.csv .", "copy", project))
 
 
-def test_a_generic_noun_left_after_the_repair_becomes_a_slot(project: Path) -> None:
+def test_a_generic_noun_becomes_a_slot(project: Path) -> None:
     """eval_harness got `awk -F, '{print $1, $2}' text` for "extract fields from text", with the
-    finding unrepaired: the word names nothing here, so the answer says what to fill in."""
+    finding unrepaired by the repair round: the word names nothing here, so the answer says what to fill in."""
     request = "extract fields from text"
-    findings, refined, backend = _refine(["awk -F, '{print $1, $2}' text", "awk -F, '{print $1, $2}' text"], request, project)
+    findings, refined, backend = _refine(["awk -F, '{print $1, $2}' text"], request, project)
     assert any(f.source == "path" and f.message.startswith("text does not exist") for f in findings)
-    assert len(backend.prompts) == 2  # the model had its repair round first
+    assert len(backend.prompts) == 1  # put right with no second model call
     assert refined.command == "awk -F, '{print $1, $2}' <file>" and refined.refine_changed
     assert not any("does not exist" in f for f in refined.findings)
     # A folder noun gets a folder's slot; a real name, or one the request gives, stays.
-    _, folder, _ = _refine(["du -sh directory", "du -sh directory"], "size of directory", project)
+    _, folder, _ = _refine(["du -sh directory"], "size of directory", project)
     assert folder.command == "du -sh <directory>"
     _, real, _ = _refine(["wc -l data/people.csv"], "count the lines of data/people.csv", project)
     assert real.command == "wc -l data/people.csv" and not real.refine_changed
@@ -272,3 +272,26 @@ def test_as_slot_rewrites_only_the_unquoted_word(command: str, word: str, slotte
     from pipeline.slots import as_slot
 
     assert as_slot(command, word, "file") == slotted
+
+
+def test_a_named_file_further_down_is_written_as_its_path_without_a_model_round(project: Path) -> None:
+    """The development set got `chmod 600 deploy.sh` for "make deploy.sh readable only by me",
+    where only scripts/deploy.sh exists: it failed at run time, and no linter said so."""
+    request = "make deploy.sh readable only by me"
+    assert _sources("chmod 600 deploy.sh", request, project) == [("path", "deploy.sh does not exist here; did you mean scripts/deploy.sh?")]
+    findings, refined, backend = _refine(["chmod 600 deploy.sh"], request, project)
+    assert refined.command == "chmod 600 scripts/deploy.sh" and refined.refine_changed and refined.findings == ()
+    assert len(backend.prompts) == 1  # put right with no second model call
+    # Two files of that name: which one is meant is the user's to say, so the name stays as given.
+    (project / "logs" / "deploy.sh").write_text("x\n")
+    assert _sources("chmod 600 deploy.sh", request, project) == []
+    # A name the request gives with a folder is the user's, found or not.
+    assert _sources("cat notes/todo.txt", "show notes/todo.txt", project) == []
+
+
+def test_a_noun_left_after_a_repair_round_becomes_a_slot(project: Path) -> None:
+    """When something else needs the model (here an uninstalled utility), the repair round runs,
+    and a generic noun still left in its answer becomes a slot."""
+    _, refined, backend = _refine(["cat text | frobnicate-x", "awk '{print $1}' text"], "extract fields from text", project)
+    assert len(backend.prompts) == 2
+    assert refined.command == "awk '{print $1}' <file>" and refined.refine_changed
