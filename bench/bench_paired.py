@@ -1,6 +1,6 @@
 """Two generation plans, paired on the same requests: the model's own work per request, and its tokens.
 
-    .venv/bin/python bench/bench_paired.py [--variants default,default-notes] [--sample 40] [--model qwen2.5-coder-1.5b]
+    .venv/bin/python bench/bench_paired.py [--variants default,default+notes] [--sample 40] [--model qwen2.5-coder-1.5b]
 
 A plan change that takes tokens off each request is worth a few tenths of a second at most, less
 than this machine's drift between two runs of `bench_prompt.py` (its `python -c pass` moved from
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", default="default,default-notes", help="two of bench_prompt.py's variants")
+    parser.add_argument("--variants", default="default,default+notes", help="two of bench_prompt.py's variants")
     parser.add_argument("--sample", type=int, default=40)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--seed", type=int, default=0)

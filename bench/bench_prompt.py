@@ -61,7 +61,7 @@ VARIANTS: dict[str, GenerationPlan] = {
     "default-retrieved": replace(DEFAULT_PLAN, retrieved=0),  # no retrieved examples: the fewest tokens per request
     "default+code": replace(DEFAULT_PLAN, answer_format=AnswerFormat.CODE),
     "default+json": replace(DEFAULT_PLAN, answer_format=AnswerFormat.JSON),
-    "default-notes": replace(DEFAULT_PLAN, example_form=ExampleForm.TURNS),  # retrieved examples as turns (part 4), not lines of the notes
+    "default+notes": replace(DEFAULT_PLAN, example_form=ExampleForm.NOTES),  # retrieved examples as lines of the notes, not turns
     # The plan before it was made lean for the 1.5B model: 3 retrieved examples and the one-liners.
     "default+k3+notes": replace(DEFAULT_PLAN, retrieved=3, utility_notes=True),
     "default+oneliners": replace(DEFAULT_PLAN, utility_notes=True),  # + the one-line notes on the utilities the request names

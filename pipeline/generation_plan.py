@@ -43,10 +43,10 @@ class GenerationPlan:
     example_source: ExampleSource = ExampleSource.CORPUS
     names_from_words: bool = True  # examples take their other names (a package, a user) from the request's words too
     nearest_last: bool = True  # the nearest example right before the request (a small model follows the last one most)
-    # As lines of the notes: 11 tokens fewer per request than turns (64 against 75 on average),
-    # 0.125 s faster (paired median over 40 model-path requests), and as right (87/118 by execution
-    # against 86/118 on all 179 rows, one run; docs/quality.md, part 5).
-    example_form: ExampleForm = ExampleForm.NOTES
+    # As turns: lines of the notes are 11 tokens fewer per request (64 against 75) and 0.125 s
+    # faster (paired median over 40 model-path requests), but less right: 78/118 by execution
+    # against 86/118 on all 179 rows (docs/quality.md, part 6; part 5's 87 measured another plan).
+    example_form: ExampleForm = ExampleForm.TURNS
     # A free answer, its first code block: as right as JSON-constrained output on the model path
     # (55% vs 55% on all 179 rows) and 0.25 s faster at p50, as constrained decoding costs grammar
     # work per token (docs/quality.md).

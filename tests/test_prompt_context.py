@@ -5,13 +5,14 @@ shared prefix stays cached; and how its answer is read (JSON or the first code b
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pipeline.backends.answers import AnswerFormat, UnreadableAnswer, read_answer
 from pipeline.backends.base import BackendFailure, parse_command_reply
-from pipeline.generation_plan import BASELINE_PLAN, DEFAULT_PLAN
+from pipeline.generation_plan import BASELINE_PLAN, DEFAULT_PLAN, ExampleForm
 from pipeline.prompting import build_prompt
 from pipeline.settings import default_values
 from pipeline.values import Platform, Shell, Userland
@@ -91,8 +92,10 @@ def test_the_folder_and_platform_come_after_the_shared_prefix(tmp_path: Path) ->
     context = prompt.messages()[len(prompt.prefix_messages())]
     assert context["role"] == "system" and "logs/: app-1.log" in context["content"] and "GNU" in context["content"]
     # Two requests in one folder share everything up to the request's own notes.
-    # The retrieved examples end the notes (`ExampleForm.NOTES`), so the notes share their start.
-    other = build_prompt("something else", GNU, ("grep",), (("c", "d"),), (), plan=DEFAULT_PLAN, listing=listing)
+    # With `ExampleForm.NOTES` the retrieved examples end the notes, so the notes share their start.
+    plan = replace(DEFAULT_PLAN, example_form=ExampleForm.NOTES)
+    prompt = build_prompt("count the log lines", GNU, ("grep",), (("a", "b"),), (), plan=plan, listing=listing)
+    other = build_prompt("something else", GNU, ("grep",), (("c", "d"),), (), plan=plan, listing=listing)
     shared = len(prompt.prefix_messages())
     assert other.messages()[:shared] == prompt.messages()[:shared]
     notes = [message["content"] for message in (other.messages()[shared], prompt.messages()[shared])]
@@ -207,8 +210,8 @@ def test_a_code_answer_ends_when_its_first_command_line_is_complete(streamed: st
 
 
 def test_each_example_form_writes_the_retrieved_examples_its_way() -> None:
-    """NOTES (the default): lines at the end of the notes, after what the folder's requests share,
-    and no turns of their own; TURNS: a user and an assistant turn each, the answer in the plan's format."""
+    """TURNS (the default): a user and an assistant turn each, the answer in the plan's format;
+    NOTES: lines at the end of the notes, after what the folder's requests share, and no turns of their own."""
     from dataclasses import replace
 
     from pipeline.generation_plan import ExampleForm
@@ -220,7 +223,7 @@ def test_each_example_form_writes_the_retrieved_examples_its_way() -> None:
         return build_prompt("the 10th line of notes.txt", GNU, (), examples, (), plan=replace(DEFAULT_PLAN, example_form=form))
 
     turns, notes = prompt(ExampleForm.TURNS), prompt(ExampleForm.NOTES)
-    assert DEFAULT_PLAN.example_form is ExampleForm.NOTES and BASELINE_PLAN.example_form is ExampleForm.TURNS
+    assert DEFAULT_PLAN.example_form is ExampleForm.TURNS and BASELINE_PLAN.example_form is ExampleForm.TURNS
     assert [m["content"] for m in turns.messages()[-3:-1]] == ["line 7 of notes.txt", "```sh\nsed -n '7p' notes.txt\n```"]
     messages = notes.messages()
     assert [m["role"] for m in messages[-2:]] == ["system", "user"] and messages[-1]["content"] == "the 10th line of notes.txt"
