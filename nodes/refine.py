@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pipeline.backends.base import BackendChain, Prompt, generate_with_fallback
-from pipeline.lint import Finding, Severity, check_command, mend_paths, score
+from pipeline.lint import Finding, Severity, check_command, mend, score
 from pipeline.lint_context import task_drift
 from pipeline.telemetry.builders import backend_error_events
 from pipeline.telemetry.declare import emits
@@ -62,13 +62,14 @@ def refined_generation(
     """The model's command after at most one repair round: the better-scoring of the two.
 
     A failure, or a command the linters have nothing against, flows on unchanged. A repair
-    that changes the task is discarded, however clean it is. Paths that need no model to put
-    right (`lint.mend_paths`: a named file that is further down, a generic noun such as "text"
-    as an operand) are put right first, and the model is not asked again when that was all.
+    that changes the task is discarded, however clean it is. What needs no model to put
+    right (`lint.mend`: an option value no option takes, a named file that is further down, a
+    generic noun such as "text" as an operand) is put right first, and the model is not asked
+    again when that was all.
     """
     first = llm_generation.command
     if first is not None and candidate_findings:
-        mended = mend_paths(first, task_text, working_directory)
+        mended = mend(first, task_text, working_directory)
         findings = _findings(mended, platform_profile, task_text, generation_prompt, working_directory) if mended != first else ()
         if mended != first and all(f.severity is Severity.INFO for f in findings):  # put right without asking the model again
             return replace(llm_generation, command=mended, refine_ran=True, refine_changed=True, findings=tuple(f.message for f in findings))
@@ -77,7 +78,7 @@ def refined_generation(
     )
     if kept.command is None or not kept.findings:
         return kept
-    mended = mend_paths(kept.command, task_text, working_directory)
+    mended = mend(kept.command, task_text, working_directory)
     if mended == kept.command:
         return kept
     findings = _findings(mended, platform_profile, task_text, generation_prompt, working_directory)

@@ -20,6 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -44,6 +45,37 @@ _GNU_ONLY = (
     (re.compile(r"^--color(=|$)"), "ls", "BSD ls has no --color; use -G"),
     (re.compile(r"^-d$"), "date", "BSD date -d does not parse dates; use -v or -j -f"),
 )
+# Options whose value is one of a few words (GNU and BSD alike; an unambiguous start of one
+# passes, as getopt's argmatch takes it). The model writes `date -Iiso`, which date rejects.
+_OPTION_WORDS = {
+    "date": (re.compile(r"^(?:-I|--iso-8601=?)(.*)$"), ("date", "hours", "minutes", "seconds", "ns"), "date -I", "date -I alone prints the date"),
+}
+
+
+def _option_word_problem(argv: Sequence[str]) -> str | None:
+    """Why an option's value is none of the words it takes (`date -Iiso`), or None."""
+    bad = _bad_option_word(argv)
+    if bad is None:
+        return None
+    _, words, option, hint = _OPTION_WORDS[os.path.basename(argv[0])]
+    return f"{option} takes {', '.join(words[:-1])} or {words[-1]}, not {bad[1]} ({hint})"
+
+
+def _bad_option_word(argv: Sequence[str]) -> tuple[str, str] | None:
+    """The argument whose value is none of the words its option takes, and that value: ("-Iiso", "iso")."""
+    rule = _OPTION_WORDS.get(os.path.basename(argv[0]) if argv else "")
+    if rule is None:
+        return None
+    pattern, words = rule[0], rule[1]
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        match = pattern.match(arg)
+        if match and match.group(1) and not any(word.startswith(match.group(1)) for word in words):
+            return arg, match.group(1)
+    return None
+
+
 _LINUX_ONLY_UTILITIES = frozenset({"journalctl", "systemctl", "ss", "ip", "free", "lsblk", "apt", "apt-get"})
 _PLACEHOLDER = re.compile(
     r"(/path/to/|<[a-z_ -]+>|\bpath_to_|\byour[_-]?(file|dir|directory|folder|path|name|user|host|server)\b"
@@ -148,6 +180,8 @@ def check_command(command: str, platform: Platform, *, request: str | None = Non
         reads_pipe = simple.stage > 0 or simple.scoped or any(r.op in ("<", "<<", "<<<", "<<-") for r in simple.redirects)
         if (why := operand_problem(argv, reads_pipe) or copy_onto_itself(argv)) is not None:
             findings.append(Finding("operand", Severity.ERROR, why))
+        if (why := _option_word_problem(argv)) is not None:
+            findings.append(Finding("option", Severity.ERROR, why))
         for spawned in invocation.spawned if invocation is not None else ():  # find -exec's command: its files come from find
             if spawned and (why := operand_problem(spawned, True)) is not None:
                 findings.append(Finding("operand", Severity.ERROR, why))
@@ -180,9 +214,11 @@ def _inputs(script: object) -> list[str]:
     return [r.target for simple in script.commands for r in getattr(simple, "redirects", ()) if r.op == "<"]  # type: ignore[attr-defined]
 
 
-def mend_paths(command: str, request: str, cwd: str) -> str:
-    """`command` with the paths that need no model to put right put right:
+def mend(command: str, request: str, cwd: str) -> str:
+    """`command` with what needs no model to put right put right:
 
+    - an option's value that is none of the words it takes is dropped, leaving the option's
+      default (`date -Iiso` becomes `date -I`);
     - a name the request gives that is one file further down is written as its path
       (`chmod 600 deploy.sh` where only scripts/deploy.sh exists);
     - an operand that is only a generic noun of the request's, naming nothing here (`awk ...
@@ -194,10 +230,13 @@ def mend_paths(command: str, request: str, cwd: str) -> str:
     from pipeline.shell.unwrap import unwrap
     from pipeline.slots import as_slot, replace_word
 
-    if not os.path.isdir(cwd):
-        return command
     script = parse_script(opaque(command) if slots(command) else command)
     argvs = [inv.argv for simple in script.commands if simple.argv and (inv := unwrap(simple.argv)) is not None and inv.argv]
+    for argv in argvs:
+        if (bad := _bad_option_word(argv)) is not None:
+            command = replace_word(command, bad[0], bad[0][: -len(bad[1])].rstrip("="))
+    if not os.path.isdir(cwd):
+        return command
     for word, path in elsewhere(argvs, _inputs(script), request, cwd).items():
         command = replace_word(command, word, shlex.quote(path))
     for word, name in invented_nouns(argvs, _inputs(script), request, cwd).items():

@@ -295,3 +295,18 @@ def test_a_noun_left_after_a_repair_round_becomes_a_slot(project: Path) -> None:
     _, refined, backend = _refine(["cat text | frobnicate-x", "awk '{print $1}' text"], "extract fields from text", project)
     assert len(backend.prompts) == 2
     assert refined.command == "awk '{print $1}' <file>" and refined.refine_changed
+
+
+@pytest.mark.parametrize(
+    ("command", "mended"),
+    [("date -Iiso", "date -I"), ("date --iso-8601=iso", "date --iso-8601"), ("date -u -Iiso8601", "date -u -I")],
+)
+def test_an_option_value_no_option_takes_is_dropped_without_a_model_round(command: str, mended: str, project: Path) -> None:
+    """The README's own request, "print the current date in ISO 8601 format", got `date -Iiso`
+    (date: invalid argument 'iso' for '--iso-8601') and refine let it through."""
+    request = "print the current date in ISO 8601 format"
+    assert [s for s, _ in _sources(command, request, project)] == ["option"]
+    _, refined, backend = _refine([command], request, project)
+    assert refined.command == mended and refined.refine_changed and len(backend.prompts) == 1
+    for good in ("date -I", "date -Iseconds", "date -Ih", "date --iso-8601=ns", "date +%Y-%m-%d"):
+        assert _sources(good, request, project) == []
