@@ -52,7 +52,7 @@ def test_a_model_request_is_answered_by_the_service_which_keeps_the_model(tmp_pa
 def test_clients_take_turns_on_one_model(tmp_path: Path) -> None:
     env = _model_env(TINY_MODEL)
     assert caro("check", "ls", env=env).returncode == 0  # the service is up
-    requests = [MODEL_REQUEST, "print the 10th line of notes.txt", "show the numbers from 1 to 20 in reverse", "print my user id"]
+    requests = [MODEL_REQUEST, "replace tabs with commas in data.tsv and print the result", "show the numbers from 1 to 20 in reverse", "print my user id"]
 
     def ask(request: str) -> dict:
         done = caro("--output", "json", request, env=env, cwd=tmp_path)

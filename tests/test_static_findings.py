@@ -81,3 +81,20 @@ def test_a_named_folder_still_fills_the_slot(table: StaticTable) -> None:
         match = table.match(request_, GNU)
         assert match is not None, request_
         assert difference(match.command, f"tar -czf {folder}.tar.gz {folder}/") is None, match.command
+
+
+@pytest.mark.parametrize(
+    ("request_", "command"),
+    [
+        ("print the 3rd line of logs/app.log", "sed -n '3p' logs/app.log"),
+        ("print the 10th line of notes.txt", "sed -n '10p' notes.txt"),
+        ("show the 21st line of a.txt", "sed -n '21p' a.txt"),
+        ("print the 2nd column of data/people.csv", "cut -d, -f2 data/people.csv"),
+    ],
+)
+def test_numeric_ordinals_are_numbers(table: StaticTable, request_: str, command: str) -> None:
+    """"print the 3rd line of logs/app.log" went to the model, which answered `tail -n 3` and then
+    `head -n 3`; "the third line" was always the table's `sed -n '3p'`."""
+    match = table.match(request_, GNU)
+    assert match is not None, request_
+    assert difference(match.command, command) is None, match.command

@@ -98,9 +98,14 @@ def is_int(text: str) -> bool:
     return text.isascii() and text.isdecimal()
 
 
+_ORDINAL = re.compile(r"^(\d{1,6})(?:st|nd|rd|th)$")  # "3rd", "10th": as "third", "tenth"
+
+
 def number(norm: str) -> int | None:
     if is_int(norm) and len(norm) <= 6:
         return int(norm)
+    if (ordinal := _ORDINAL.match(norm)) is not None:
+        return int(ordinal.group(1))
     return vocab.NUMBER_WORDS.get(norm)
 
 
