@@ -151,8 +151,6 @@ def test_the_answer_format_setting_reaches_the_plan(tmp_path: Path) -> None:
 
 
 def test_each_format_asks_for_its_own_answers() -> None:
-    from pipeline.generation_plan import ExampleForm
-
     code = build_prompt("r", GNU, (), (("q", "ls"),), (), plan=DEFAULT_PLAN.__class__(answer_format=AnswerFormat.CODE, example_form=ExampleForm.TURNS))
     assert "code block" in code.system and code.examples[0][1] == "```sh\nls\n```"
     assert all(answer.startswith("```sh\n") for _, answer in code.fixed_examples)
@@ -212,9 +210,6 @@ def test_a_code_answer_ends_when_its_first_command_line_is_complete(streamed: st
 def test_each_example_form_writes_the_retrieved_examples_its_way() -> None:
     """TURNS (the default): a user and an assistant turn each, the answer in the plan's format;
     NOTES: lines at the end of the notes, after what the folder's requests share, and no turns of their own."""
-    from dataclasses import replace
-
-    from pipeline.generation_plan import ExampleForm
     from pipeline.prompting import borrowed_names
 
     examples = (("count the lines of notes.txt", "wc -l < notes.txt"), ("line 7 of notes.txt", "sed -n '7p' notes.txt"))
