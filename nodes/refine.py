@@ -68,10 +68,9 @@ def refined_generation(
     again when that was all.
     """
     first = llm_generation.command
-    if first is not None and candidate_findings:
-        mended = mend(first, task_text, working_directory)
-        findings = _findings(mended, platform_profile, task_text, generation_prompt, working_directory) if mended != first else ()
-        if mended != first and all(f.severity is Severity.INFO for f in findings):  # put right without asking the model again
+    if first is not None and candidate_findings and (mended := mend(first, task_text, working_directory)) != first:
+        findings = _findings(mended, platform_profile, task_text, generation_prompt, working_directory)
+        if all(f.severity is Severity.INFO for f in findings):  # put right without asking the model again
             return replace(llm_generation, command=mended, refine_ran=True, refine_changed=True, findings=tuple(f.message for f in findings))
     kept = _repaired(
         llm_generation, candidate_findings, generation_prompt, llm_chain, generation_timeout_s, platform_profile, task_text, working_directory

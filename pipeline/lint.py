@@ -237,8 +237,9 @@ def mend(command: str, request: str, cwd: str) -> str:
             command = replace_word(command, bad[0], bad[0][: -len(bad[1])].rstrip("="))
     if not os.path.isdir(cwd):
         return command
-    for word, path in elsewhere(argvs, _inputs(script), request, cwd).items():
+    inputs = _inputs(script)
+    for word, path in elsewhere(argvs, inputs, request, cwd).items():
         command = replace_word(command, word, shlex.quote(path))
-    for word, name in invented_nouns(argvs, _inputs(script), request, cwd).items():
+    for word, name in invented_nouns(argvs, inputs, request, cwd).items():
         command = as_slot(command, word, name)
     return command

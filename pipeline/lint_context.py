@@ -211,9 +211,8 @@ def missing_paths(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request
     """
     for path in _missing(argvs, inputs, request, cwd):
         hint = _suggestion(path, cwd)
-        slot = "<directory>" if path.removeprefix("./").rstrip("/").lower() in _FOLDER_NOUNS else "<file>"
         yield f"{path} does not exist here" + (
-            f"; did you mean {hint}?" if hint else f"; use a name from the request or the working directory, or a slot such as {slot}"
+            f"; did you mean {hint}?" if hint else f"; use a name from the request or the working directory, or a slot such as <{_slot_for(path)}>"
         )
 
 
@@ -222,10 +221,15 @@ def invented_nouns(argvs: Sequence[Sequence[str]], inputs: Sequence[str], reques
     nowhere, each with the slot that says what belongs there: {"text": "file"}."""
     out: dict[str, str] = {}
     for path in _missing(argvs, inputs, request, cwd):
-        bare = path.removeprefix("./").rstrip("/").lower()
-        if bare in _GENERIC_NOUNS and _suggestion(path, cwd) is None:
-            out[path.removeprefix("./").rstrip("/")] = "directory" if bare in _FOLDER_NOUNS else "file"
+        bare = path.removeprefix("./").rstrip("/")
+        if bare.lower() in _GENERIC_NOUNS and _suggestion(path, cwd) is None:
+            out[bare] = _slot_for(path)
     return out
+
+
+def _slot_for(path: str) -> str:
+    """The slot that stands for a made-up input path: `directory` for a folder noun, else `file`."""
+    return "directory" if path.removeprefix("./").rstrip("/").lower() in _FOLDER_NOUNS else "file"
 
 
 def _missing(argvs: Sequence[Sequence[str]], inputs: Sequence[str], request: str, cwd: str) -> Iterator[str]:
